@@ -1,0 +1,300 @@
+//! [`TokenEndpoint`]: the grants of RFC 6749 against one token endpoint.
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, header};
+use tokio::time::Instant;
+use tracing::Instrument;
+use url::Url;
+
+use super::auth::ClientAuth;
+use super::response::{Token, parse_token_response};
+use crate::error::{Error, endpoint_label};
+use crate::http::HttpClient;
+use crate::metadata::AuthorizationServerMetadata;
+use crate::secret::{AuthorizationCode, PkceVerifier, RefreshToken};
+
+/// Form members the library sets itself; an extra parameter may not override them.
+const RESERVED_PARAMS: &[&str] = &[
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+    "code",
+    "code_verifier",
+    "redirect_uri",
+    "refresh_token",
+    "scope",
+    "resource",
+    "audience",
+];
+
+/// What to ask for with the `client_credentials` grant (RFC 6749 §4.4).
+///
+/// ```
+/// use telnyx_oauth::ClientCredentials;
+///
+/// let request = ClientCredentials::new()
+///     .scope("messaging.read")
+///     .scope("numbers.read")
+///     .resource("https://api.example/") // RFC 8707, repeatable
+///     .audience("my-api")
+///     .param("organization", "acme");
+/// assert_eq!(request.scopes(), ["messaging.read", "numbers.read"]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientCredentials {
+    scopes: Vec<String>,
+    resources: Vec<String>,
+    audience: Option<String>,
+    extra: Vec<(String, String)>,
+}
+
+impl ClientCredentials {
+    /// No scopes, resources or audience: the server's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a scope.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    /// Adds several scopes.
+    pub fn scopes_from<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds an RFC 8707 `resource` (sent once per resource).
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resources.push(resource.into());
+        self
+    }
+
+    /// Sets `audience` (as Auth0 and others expect).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Adds any other form parameter. Names the library sets itself (`grant_type`, `client_id`, …) are
+    /// refused when the request is made.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+
+    /// The scopes requested.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The resources requested.
+    pub fn resources(&self) -> &[String] {
+        &self.resources
+    }
+}
+
+/// A token endpoint and the client authenticating to it.
+///
+/// ```no_run
+/// use telnyx_oauth::{ClientAuth, ClientCredentials, ClientSecret, TokenEndpoint};
+///
+/// # async fn run() -> Result<(), telnyx_oauth::Error> {
+/// let endpoint = TokenEndpoint::telnyx(ClientAuth::basic("client-id", ClientSecret::new("secret")))?;
+/// let token = endpoint
+///     .client_credentials(&ClientCredentials::new().scope("messaging.read"))
+///     .await?;
+/// println!("expires in {:?}", token.expires_in());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct TokenEndpoint {
+    url: Url,
+    auth: ClientAuth,
+    http: HttpClient,
+}
+
+/// One token request: the grant type and its parameters.
+struct TokenRequest<'a> {
+    grant_type: &'static str,
+    params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl TokenEndpoint {
+    /// A token endpoint at `url`, with the default [`HttpClient`].
+    pub fn new(url: &str, auth: ClientAuth) -> Result<Self, Error> {
+        Self::with_http(HttpClient::new()?, url, auth)
+    }
+
+    /// A token endpoint at `url`, through the given [`HttpClient`] (its timeout, limits, proxy, TLS).
+    pub fn with_http(http: HttpClient, url: &str, auth: ClientAuth) -> Result<Self, Error> {
+        let url = http.check_url(url)?;
+        Ok(Self { url, auth, http })
+    }
+
+    /// Telnyx's token endpoint, `https://api.telnyx.com/v2/oauth/token`.
+    pub fn telnyx(auth: ClientAuth) -> Result<Self, Error> {
+        Self::new(crate::telnyx::TOKEN_URL, auth)
+    }
+
+    /// Discovers the token endpoint from an issuer's RFC 8414 metadata.
+    pub async fn discover(http: HttpClient, issuer: &str, auth: ClientAuth) -> Result<Self, Error> {
+        let metadata = AuthorizationServerMetadata::discover(&http, issuer).await?;
+        Self::from_metadata(http, &metadata, auth)
+    }
+
+    /// Uses the `token_endpoint` of already-fetched metadata.
+    pub fn from_metadata(
+        http: HttpClient,
+        metadata: &AuthorizationServerMetadata,
+        auth: ClientAuth,
+    ) -> Result<Self, Error> {
+        let url = metadata.token_endpoint_url(&http)?;
+        Ok(Self { url, auth, http })
+    }
+
+    /// The endpoint URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The client authentication.
+    pub fn client_auth(&self) -> &ClientAuth {
+        &self.auth
+    }
+
+    /// The HTTP client.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// The `client_credentials` grant (RFC 6749 §4.4).
+    pub async fn client_credentials(&self, request: &ClientCredentials) -> Result<Token, Error> {
+        let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
+        if !request.scopes.is_empty() {
+            params.push(("scope".into(), request.scopes.join(" ").into()));
+        }
+        for r in &request.resources {
+            params.push(("resource".into(), r.as_str().into()));
+        }
+        if let Some(a) = &request.audience {
+            params.push(("audience".into(), a.as_str().into()));
+        }
+        for (k, v) in &request.extra {
+            if RESERVED_PARAMS.contains(&k.as_str()) {
+                return Err(Error::config(format!(
+                    "`{k}` is set by the library; it cannot be an extra parameter"
+                )));
+            }
+            params.push((k.as_str().into(), v.as_str().into()));
+        }
+        self.execute(TokenRequest {
+            grant_type: "client_credentials",
+            params,
+        })
+        .await
+    }
+
+    /// The `refresh_token` grant (RFC 6749 §6). `scopes` may narrow the original grant; empty keeps it.
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        scopes: &[&str],
+    ) -> Result<Token, Error> {
+        let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+            vec![("refresh_token".into(), refresh_token.secret().into())];
+        if !scopes.is_empty() {
+            params.push(("scope".into(), scopes.join(" ").into()));
+        }
+        self.execute(TokenRequest {
+            grant_type: "refresh_token",
+            params,
+        })
+        .await
+    }
+
+    /// The `authorization_code` grant (RFC 6749 §4.1.3), with the PKCE verifier when one was used.
+    pub async fn exchange_code(
+        &self,
+        code: &AuthorizationCode,
+        redirect_uri: &str,
+        verifier: Option<&PkceVerifier>,
+    ) -> Result<Token, Error> {
+        let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = vec![
+            ("code".into(), code.secret().into()),
+            ("redirect_uri".into(), redirect_uri.into()),
+        ];
+        if let Some(v) = verifier {
+            params.push(("code_verifier".into(), v.secret().into()));
+        }
+        self.execute(TokenRequest {
+            grant_type: "authorization_code",
+            params,
+        })
+        .await
+    }
+
+    async fn execute(&self, request: TokenRequest<'_>) -> Result<Token, Error> {
+        let span = tracing::debug_span!(
+            "oauth.token_request",
+            grant_type = request.grant_type,
+            endpoint = %endpoint_label(&self.url),
+            client_id = %self.auth.client_id(),
+            auth_method = self.auth.method_name(),
+        );
+        async {
+            let started = Instant::now();
+            let result = self.execute_once(request).await;
+            let elapsed = started.elapsed();
+            match &result {
+                Ok(token) => tracing::debug!(
+                    elapsed_ms = elapsed.as_millis() as u64,
+                    expires_in_s = token.expires_in().as_secs(),
+                    "token request succeeded"
+                ),
+                Err(e) => tracing::debug!(
+                    elapsed_ms = elapsed.as_millis() as u64,
+                    transient = e.is_transient(),
+                    error = %e,
+                    "token request failed"
+                ),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn execute_once(&self, request: TokenRequest<'_>) -> Result<Token, Error> {
+        let mut form: Vec<(&'static str, String)> = Vec::new();
+        let mut headers = HeaderMap::new();
+        self.auth
+            .apply(self.url.as_str(), &mut form, &mut headers)?;
+        let mut pairs: Vec<(&str, &str)> = vec![("grant_type", request.grant_type)];
+        pairs.extend(request.params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+        pairs.extend(form.iter().map(|(k, v)| (*k, v.as_str())));
+        let body = zeroize::Zeroizing::new(
+            serde_urlencoded::to_string(&pairs)
+                .map_err(|_| Error::config("the token request could not be form-encoded"))?,
+        );
+        let request = self
+            .http
+            .reqwest()
+            .post(self.url.clone())
+            .headers(headers)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(body.as_bytes().to_vec());
+        let response = self.http.send(&self.url, request).await?;
+        parse_token_response(&response, Instant::now())
+    }
+}

@@ -1,0 +1,471 @@
+//! Keys that sign client assertions (RFC 7523, `private_key_jwt` and `client_secret_jwt`).
+//!
+//! Keys are parsed once, when the [`SigningKey`] is built, straight into aws-lc-rs key objects; signing
+//! does not go through any process-wide crypto provider, so no other crate's feature choices can make it
+//! fail.
+
+use std::fmt;
+
+use aws_lc_rs::{hmac, rand, signature};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::secret::{ClientSecret, PrivateKeyBytes};
+
+/// A JWS algorithm this crate can sign client assertions with (RFC 7518 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SigningAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512
+    RS512,
+    /// RSASSA-PSS with SHA-256
+    PS256,
+    /// RSASSA-PSS with SHA-384
+    PS384,
+    /// RSASSA-PSS with SHA-512
+    PS512,
+    /// ECDSA P-256 with SHA-256
+    ES256,
+    /// ECDSA P-384 with SHA-384
+    ES384,
+    /// Ed25519
+    EdDSA,
+    /// HMAC SHA-256 (`client_secret_jwt` only)
+    HS256,
+    /// HMAC SHA-384 (`client_secret_jwt` only)
+    HS384,
+    /// HMAC SHA-512 (`client_secret_jwt` only)
+    HS512,
+}
+
+impl SigningAlgorithm {
+    /// The JWS `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::RS384 => "RS384",
+            Self::RS512 => "RS512",
+            Self::PS256 => "PS256",
+            Self::PS384 => "PS384",
+            Self::PS512 => "PS512",
+            Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+            Self::EdDSA => "EdDSA",
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+        }
+    }
+
+    /// Parses a JWS `alg` name (exact, case-sensitive as RFC 7515 requires).
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "RS256" => Self::RS256,
+            "RS384" => Self::RS384,
+            "RS512" => Self::RS512,
+            "PS256" => Self::PS256,
+            "PS384" => Self::PS384,
+            "PS512" => Self::PS512,
+            "ES256" => Self::ES256,
+            "ES384" => Self::ES384,
+            "EdDSA" => Self::EdDSA,
+            "HS256" => Self::HS256,
+            "HS384" => Self::HS384,
+            "HS512" => Self::HS512,
+            _ => return None,
+        })
+    }
+
+    fn rsa_encoding(self) -> Option<&'static dyn signature::RsaEncoding> {
+        Some(match self {
+            Self::RS256 => &signature::RSA_PKCS1_SHA256,
+            Self::RS384 => &signature::RSA_PKCS1_SHA384,
+            Self::RS512 => &signature::RSA_PKCS1_SHA512,
+            Self::PS256 => &signature::RSA_PSS_SHA256,
+            Self::PS384 => &signature::RSA_PSS_SHA384,
+            Self::PS512 => &signature::RSA_PSS_SHA512,
+            _ => return None,
+        })
+    }
+
+    fn ecdsa(self) -> Option<&'static signature::EcdsaSigningAlgorithm> {
+        match self {
+            Self::ES256 => Some(&signature::ECDSA_P256_SHA256_FIXED_SIGNING),
+            Self::ES384 => Some(&signature::ECDSA_P384_SHA384_FIXED_SIGNING),
+            _ => None,
+        }
+    }
+
+    fn hmac(self) -> Option<hmac::Algorithm> {
+        match self {
+            Self::HS256 => Some(hmac::HMAC_SHA256),
+            Self::HS384 => Some(hmac::HMAC_SHA384),
+            Self::HS512 => Some(hmac::HMAC_SHA512),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+enum KeyMaterial {
+    Rsa(signature::RsaKeyPair),
+    Ecdsa(signature::EcdsaKeyPair),
+    Ed25519(signature::Ed25519KeyPair),
+    Hmac(hmac::Key),
+}
+
+/// A parsed private key (or HMAC secret) with its algorithm and optional key id (`kid`).
+pub struct SigningKey {
+    alg: SigningAlgorithm,
+    kid: Option<String>,
+    key: KeyMaterial,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+fn rejected(what: &str) -> Error {
+    Error::config(format!("the private key could not be used: {what}"))
+}
+
+impl SigningKey {
+    /// Parses a PEM private key: PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1
+    /// (`EC PRIVATE KEY`). The algorithm says how it will sign (an RSA key may be RS256 or PS256).
+    pub fn from_pem(pem: &PrivateKeyBytes, alg: SigningAlgorithm) -> Result<Self, Error> {
+        let (label, der) = decode_pem(pem.secret())?;
+        let der = zeroize::Zeroizing::new(der);
+        let key = match (label.as_str(), alg) {
+            ("ENCRYPTED PRIVATE KEY", _) => {
+                return Err(rejected(
+                    "encrypted PEM keys are not supported; decrypt it first",
+                ));
+            }
+            ("PRIVATE KEY", a) if a.rsa_encoding().is_some() => KeyMaterial::Rsa(
+                signature::RsaKeyPair::from_pkcs8(&der)
+                    .map_err(|e| rejected(&format!("not an RSA key usable for {a} ({e})")))?,
+            ),
+            ("RSA PRIVATE KEY", a) if a.rsa_encoding().is_some() => KeyMaterial::Rsa(
+                signature::RsaKeyPair::from_der(&der)
+                    .map_err(|e| rejected(&format!("not an RSA key usable for {a} ({e})")))?,
+            ),
+            ("PRIVATE KEY" | "EC PRIVATE KEY", a) if a.ecdsa().is_some() => {
+                let ec = a.ecdsa().ok_or_else(|| rejected("unreachable"))?;
+                KeyMaterial::Ecdsa(
+                    signature::EcdsaKeyPair::from_private_key_der(ec, &der)
+                        .map_err(|e| rejected(&format!("not an EC key for {a} ({e})")))?,
+                )
+            }
+            ("PRIVATE KEY", SigningAlgorithm::EdDSA) => KeyMaterial::Ed25519(
+                signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
+                    .map_err(|e| rejected(&format!("not an Ed25519 key ({e})")))?,
+            ),
+            (label, a) => {
+                return Err(rejected(&format!("a `{label}` PEM cannot sign {a}")));
+            }
+        };
+        Ok(Self {
+            alg,
+            kid: None,
+            key,
+        })
+    }
+
+    /// Parses a private JWK (RFC 7517) of kty `RSA`, `EC` (P-256, P-384) or `OKP` (Ed25519). The algorithm
+    /// comes from `alg` when given, else from the JWK's `alg`, else the key type's usual one
+    /// (RS256, ES256/ES384, EdDSA). The JWK's `kid` becomes the assertion header's `kid`.
+    pub fn from_jwk(jwk: &PrivateKeyBytes, alg: Option<SigningAlgorithm>) -> Result<Self, Error> {
+        let jwk: Value = serde_json::from_slice(jwk.secret())
+            .map_err(|_| rejected("the JWK is not valid JSON"))?;
+        let member = |name: &str| -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+            let text = jwk
+                .get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| rejected(&format!("the JWK has no `{name}`")))?;
+            URL_SAFE_NO_PAD
+                .decode(text)
+                .map(zeroize::Zeroizing::new)
+                .map_err(|_| rejected(&format!("the JWK's `{name}` is not base64url")))
+        };
+        let jwk_alg = jwk.get("alg").and_then(Value::as_str);
+        let alg = match (alg, jwk_alg) {
+            (Some(a), _) => a,
+            (None, Some(name)) => SigningAlgorithm::parse(name)
+                .ok_or_else(|| rejected(&format!("unsupported JWK alg `{name}`")))?,
+            (None, None) => match (
+                jwk.get("kty").and_then(Value::as_str),
+                jwk.get("crv").and_then(Value::as_str),
+            ) {
+                (Some("RSA"), _) => SigningAlgorithm::RS256,
+                (Some("EC"), Some("P-256")) => SigningAlgorithm::ES256,
+                (Some("EC"), Some("P-384")) => SigningAlgorithm::ES384,
+                (Some("OKP"), Some("Ed25519")) => SigningAlgorithm::EdDSA,
+                _ => return Err(rejected("unsupported JWK kty/crv")),
+            },
+        };
+        let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or("");
+        let key = match kty {
+            "RSA" if alg.rsa_encoding().is_some() => {
+                let parts = ["n", "e", "d", "p", "q", "dp", "dq", "qi"]
+                    .into_iter()
+                    .map(member)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let der = zeroize::Zeroizing::new(rsa_private_key_der(&parts));
+                KeyMaterial::Rsa(
+                    signature::RsaKeyPair::from_der(&der)
+                        .map_err(|e| rejected(&format!("RSA JWK rejected ({e})")))?,
+                )
+            }
+            "EC" if alg.ecdsa().is_some() => {
+                let ec = alg.ecdsa().ok_or_else(|| rejected("unreachable"))?;
+                let (x, y, d) = (member("x")?, member("y")?, member("d")?);
+                let mut point = Vec::with_capacity(1 + x.len() + y.len());
+                point.push(0x04);
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                KeyMaterial::Ecdsa(
+                    signature::EcdsaKeyPair::from_private_key_and_public_key(ec, &d, &point)
+                        .map_err(|e| rejected(&format!("EC JWK rejected for {alg} ({e})")))?,
+                )
+            }
+            "OKP" if alg == SigningAlgorithm::EdDSA => {
+                if jwk.get("crv").and_then(Value::as_str) != Some("Ed25519") {
+                    return Err(rejected("only the Ed25519 curve is supported for EdDSA"));
+                }
+                let (x, d) = (member("x")?, member("d")?);
+                KeyMaterial::Ed25519(
+                    signature::Ed25519KeyPair::from_seed_and_public_key(&d, &x)
+                        .map_err(|e| rejected(&format!("Ed25519 JWK rejected ({e})")))?,
+                )
+            }
+            other => return Err(rejected(&format!("a `{other}` JWK cannot sign {alg}"))),
+        };
+        Ok(Self {
+            alg,
+            kid: jwk.get("kid").and_then(Value::as_str).map(str::to_owned),
+            key,
+        })
+    }
+
+    /// An HMAC key from a client secret, for `client_secret_jwt` (RFC 7523 with HS256/384/512).
+    pub fn hmac(secret: &ClientSecret, alg: SigningAlgorithm) -> Result<Self, Error> {
+        let h = alg
+            .hmac()
+            .ok_or_else(|| rejected(&format!("{alg} is not an HMAC algorithm")))?;
+        Ok(Self {
+            alg,
+            kid: None,
+            key: KeyMaterial::Hmac(hmac::Key::new(h, secret.secret().as_bytes())),
+        })
+    }
+
+    /// Sets the `kid` put in the JWS header.
+    pub fn with_key_id(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.alg
+    }
+
+    /// The key id, if any.
+    pub fn key_id(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let failed = || Error::config(format!("signing with {} failed", self.alg));
+        let rng = rand::SystemRandom::new();
+        match &self.key {
+            KeyMaterial::Rsa(k) => {
+                let enc = self.alg.rsa_encoding().ok_or_else(failed)?;
+                let mut sig = vec![0; k.public_modulus_len()];
+                k.sign(enc, &rng, message, &mut sig).map_err(|_| failed())?;
+                Ok(sig)
+            }
+            KeyMaterial::Ecdsa(k) => Ok(k
+                .sign(&rng, message)
+                .map_err(|_| failed())?
+                .as_ref()
+                .to_vec()),
+            KeyMaterial::Ed25519(k) => Ok(k.sign(message).as_ref().to_vec()),
+            KeyMaterial::Hmac(k) => Ok(hmac::sign(k, message).as_ref().to_vec()),
+        }
+    }
+
+    /// Signs `claims` as a compact JWS with header `{"alg", "typ": "JWT", "kid"?}`.
+    pub(crate) fn sign_jwt(&self, claims: &Value) -> Result<String, Error> {
+        let mut header = serde_json::Map::new();
+        header.insert("alg".into(), Value::String(self.alg.as_str().into()));
+        header.insert("typ".into(), Value::String("JWT".into()));
+        if let Some(kid) = &self.kid {
+            header.insert("kid".into(), Value::String(kid.clone()));
+        }
+        let mut jws = URL_SAFE_NO_PAD.encode(Value::Object(header).to_string());
+        jws.push('.');
+        jws.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let sig = self.sign(jws.as_bytes())?;
+        jws.push('.');
+        jws.push_str(&URL_SAFE_NO_PAD.encode(sig));
+        Ok(jws)
+    }
+}
+
+/// Reads the first PEM block: its label and DER bytes.
+fn decode_pem(pem: &[u8]) -> Result<(String, Vec<u8>), Error> {
+    let text = std::str::from_utf8(pem).map_err(|_| rejected("the PEM is not text"))?;
+    let mut lines = text.lines().map(str::trim);
+    let label = lines
+        .by_ref()
+        .find_map(|l| l.strip_prefix("-----BEGIN ")?.strip_suffix("-----"))
+        .ok_or_else(|| rejected("no PEM `-----BEGIN` line found"))?
+        .to_owned();
+    let end = format!("-----END {label}-----");
+    let mut body = String::new();
+    let mut ended = false;
+    for line in lines {
+        if line == end {
+            ended = true;
+            break;
+        }
+        if line.contains(':') {
+            return Err(rejected(
+                "PEM headers (encrypted legacy keys) are not supported",
+            ));
+        }
+        body.push_str(line);
+    }
+    if !ended {
+        return Err(rejected("the PEM block has no matching `-----END` line"));
+    }
+    let der = STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| rejected("the PEM body is not base64"))?;
+    zeroize::Zeroize::zeroize(&mut body);
+    Ok((label, der))
+}
+
+/// DER `RSAPrivateKey` (RFC 8017 A.1.2) from the JWK members n, e, d, p, q, dp, dq, qi.
+fn rsa_private_key_der(parts: &[zeroize::Zeroizing<Vec<u8>>]) -> Vec<u8> {
+    let mut content = der_integer(&[0]);
+    for p in parts {
+        content.extend(der_integer(p));
+    }
+    der_tlv(0x30, &content)
+}
+
+fn der_integer(be: &[u8]) -> Vec<u8> {
+    let start = be
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(be.len().saturating_sub(1));
+    let mut v = Vec::with_capacity(be.len() + 1);
+    if be.is_empty() {
+        v.push(0);
+    } else {
+        if be[start] & 0x80 != 0 {
+            v.push(0);
+        }
+        v.extend_from_slice(&be[start..]);
+    }
+    der_tlv(0x02, &v)
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(bytes.len() - 1);
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_integers_are_minimal_and_positive() {
+        assert_eq!(der_integer(&[0]), vec![2, 1, 0]);
+        assert_eq!(der_integer(&[0, 0, 5]), vec![2, 1, 5]);
+        assert_eq!(der_integer(&[0x80]), vec![2, 2, 0, 0x80]);
+        assert_eq!(der_tlv(0x30, &[0; 200])[..3], [0x30, 0x81, 200]);
+        assert_eq!(der_tlv(0x30, &[0; 300])[..4], [0x30, 0x82, 1, 44]);
+    }
+
+    #[test]
+    fn pem_errors_are_typed() {
+        let e = |s: &str| {
+            SigningKey::from_pem(
+                &PrivateKeyBytes::new(s.as_bytes().to_vec()),
+                SigningAlgorithm::RS256,
+            )
+            .unwrap_err()
+        };
+        assert!(e("nothing here").to_string().contains("BEGIN"));
+        assert!(
+            e("-----BEGIN PRIVATE KEY-----\nAAAA\n")
+                .to_string()
+                .contains("END")
+        );
+        assert!(
+            e("-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----")
+                .to_string()
+                .contains("base64")
+        );
+        assert!(
+            e("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----")
+                .to_string()
+                .contains("encrypted")
+        );
+        assert!(
+            e("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
+                .to_string()
+                .contains("RSA")
+        );
+    }
+
+    #[test]
+    fn hmac_keys_sign_verifiably() {
+        let key = SigningKey::hmac(&ClientSecret::new("k"), SigningAlgorithm::HS256).unwrap();
+        let jwt = key.sign_jwt(&serde_json::json!({"a": 1})).unwrap();
+        let (input, sig) = jwt.rsplit_once('.').unwrap();
+        let expected = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, b"k"), input.as_bytes());
+        assert_eq!(URL_SAFE_NO_PAD.decode(sig).unwrap(), expected.as_ref());
+        assert!(SigningKey::hmac(&ClientSecret::new("k"), SigningAlgorithm::RS256).is_err());
+    }
+
+    #[test]
+    fn debug_does_not_show_key_material() {
+        let key =
+            SigningKey::hmac(&ClientSecret::new("topsecret"), SigningAlgorithm::HS256).unwrap();
+        assert!(!format!("{key:?}").contains("topsecret"));
+    }
+}
