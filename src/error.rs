@@ -199,7 +199,7 @@ pub struct TransportError {
 }
 
 impl TransportError {
-    pub(crate) fn new(
+    pub(crate) fn build(
         kind: TransportErrorKind,
         url: &url::Url,
         source: Option<Box<dyn StdError + Send + Sync>>,
@@ -655,8 +655,8 @@ mod tests {
         assert!(oauth(400, "invalid_request").is_permanent());
         let url = url::Url::parse("https://as.example/token?x=1").unwrap();
         assert!(TransportError::timeout(&url, Duration::from_secs(1)).is_transient());
-        assert!(TransportError::new(TransportErrorKind::Connect, &url, None).is_transient());
-        assert!(TransportError::new(TransportErrorKind::Tls, &url, None).is_permanent());
+        assert!(TransportError::build(TransportErrorKind::Connect, &url, None).is_transient());
+        assert!(TransportError::build(TransportErrorKind::Tls, &url, None).is_permanent());
         assert!(Error::config("x").is_permanent());
     }
 

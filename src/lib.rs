@@ -31,6 +31,8 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Library code handles every failure; tests may unwrap (clippy.toml).
+#![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod error;

@@ -119,10 +119,10 @@ impl fmt::Display for SigningAlgorithm {
 }
 
 enum KeyMaterial {
-    Rsa(signature::RsaKeyPair),
+    Rsa(Box<signature::RsaKeyPair>),
     Ecdsa(signature::EcdsaKeyPair),
     Ed25519(signature::Ed25519KeyPair),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 /// A parsed private key (or HMAC secret) with its algorithm and optional key id (`kid`).
@@ -151,34 +151,37 @@ impl SigningKey {
     pub fn from_pem(pem: &PrivateKeyBytes, alg: SigningAlgorithm) -> Result<Self, Error> {
         let (label, der) = decode_pem(pem.secret())?;
         let der = zeroize::Zeroizing::new(der);
-        let key = match (label.as_str(), alg) {
-            ("ENCRYPTED PRIVATE KEY", _) => {
-                return Err(rejected(
-                    "encrypted PEM keys are not supported; decrypt it first",
-                ));
+        let label = label.as_str();
+        let wrong_label = || rejected(&format!("a `{label}` PEM cannot sign {alg}"));
+        if label == "ENCRYPTED PRIVATE KEY" {
+            return Err(rejected(
+                "encrypted PEM keys are not supported; decrypt it first",
+            ));
+        }
+        let key = if alg.rsa_encoding().is_some() {
+            let parsed = match label {
+                "PRIVATE KEY" => signature::RsaKeyPair::from_pkcs8(&der),
+                "RSA PRIVATE KEY" => signature::RsaKeyPair::from_der(&der),
+                _ => return Err(wrong_label()),
+            };
+            KeyMaterial::Rsa(Box::new(parsed.map_err(|e| {
+                rejected(&format!("not an RSA key usable for {alg} ({e})"))
+            })?))
+        } else if let Some(ec) = alg.ecdsa() {
+            if !matches!(label, "PRIVATE KEY" | "EC PRIVATE KEY") {
+                return Err(wrong_label());
             }
-            ("PRIVATE KEY", a) if a.rsa_encoding().is_some() => KeyMaterial::Rsa(
-                signature::RsaKeyPair::from_pkcs8(&der)
-                    .map_err(|e| rejected(&format!("not an RSA key usable for {a} ({e})")))?,
-            ),
-            ("RSA PRIVATE KEY", a) if a.rsa_encoding().is_some() => KeyMaterial::Rsa(
-                signature::RsaKeyPair::from_der(&der)
-                    .map_err(|e| rejected(&format!("not an RSA key usable for {a} ({e})")))?,
-            ),
-            ("PRIVATE KEY" | "EC PRIVATE KEY", a) if a.ecdsa().is_some() => {
-                let ec = a.ecdsa().ok_or_else(|| rejected("unreachable"))?;
-                KeyMaterial::Ecdsa(
-                    signature::EcdsaKeyPair::from_private_key_der(ec, &der)
-                        .map_err(|e| rejected(&format!("not an EC key for {a} ({e})")))?,
-                )
-            }
-            ("PRIVATE KEY", SigningAlgorithm::EdDSA) => KeyMaterial::Ed25519(
+            KeyMaterial::Ecdsa(
+                signature::EcdsaKeyPair::from_private_key_der(ec, &der)
+                    .map_err(|e| rejected(&format!("not an EC key for {alg} ({e})")))?,
+            )
+        } else if alg == SigningAlgorithm::EdDSA && label == "PRIVATE KEY" {
+            KeyMaterial::Ed25519(
                 signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
                     .map_err(|e| rejected(&format!("not an Ed25519 key ({e})")))?,
-            ),
-            (label, a) => {
-                return Err(rejected(&format!("a `{label}` PEM cannot sign {a}")));
-            }
+            )
+        } else {
+            return Err(wrong_label());
         };
         Ok(Self {
             alg,
@@ -220,20 +223,19 @@ impl SigningKey {
             },
         };
         let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or("");
-        let key = match kty {
-            "RSA" if alg.rsa_encoding().is_some() => {
+        let key = match (kty, alg.rsa_encoding(), alg.ecdsa()) {
+            ("RSA", Some(_), _) => {
                 let parts = ["n", "e", "d", "p", "q", "dp", "dq", "qi"]
                     .into_iter()
                     .map(member)
                     .collect::<Result<Vec<_>, _>>()?;
                 let der = zeroize::Zeroizing::new(rsa_private_key_der(&parts));
-                KeyMaterial::Rsa(
+                KeyMaterial::Rsa(Box::new(
                     signature::RsaKeyPair::from_der(&der)
                         .map_err(|e| rejected(&format!("RSA JWK rejected ({e})")))?,
-                )
+                ))
             }
-            "EC" if alg.ecdsa().is_some() => {
-                let ec = alg.ecdsa().ok_or_else(|| rejected("unreachable"))?;
+            ("EC", _, Some(ec)) => {
                 let (x, y, d) = (member("x")?, member("y")?, member("d")?);
                 let mut point = Vec::with_capacity(1 + x.len() + y.len());
                 point.push(0x04);
@@ -244,7 +246,7 @@ impl SigningKey {
                         .map_err(|e| rejected(&format!("EC JWK rejected for {alg} ({e})")))?,
                 )
             }
-            "OKP" if alg == SigningAlgorithm::EdDSA => {
+            ("OKP", _, _) if alg == SigningAlgorithm::EdDSA => {
                 if jwk.get("crv").and_then(Value::as_str) != Some("Ed25519") {
                     return Err(rejected("only the Ed25519 curve is supported for EdDSA"));
                 }
@@ -254,7 +256,7 @@ impl SigningKey {
                         .map_err(|e| rejected(&format!("Ed25519 JWK rejected ({e})")))?,
                 )
             }
-            other => return Err(rejected(&format!("a `{other}` JWK cannot sign {alg}"))),
+            (other, _, _) => return Err(rejected(&format!("a `{other}` JWK cannot sign {alg}"))),
         };
         Ok(Self {
             alg,
@@ -271,7 +273,7 @@ impl SigningKey {
         Ok(Self {
             alg,
             kid: None,
-            key: KeyMaterial::Hmac(hmac::Key::new(h, secret.secret().as_bytes())),
+            key: KeyMaterial::Hmac(Box::new(hmac::Key::new(h, secret.secret().as_bytes()))),
         })
     }
 

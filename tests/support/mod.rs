@@ -1,0 +1,24 @@
+//! Shared test harness: the real authorization server peer and helpers around it.
+#![allow(dead_code)]
+
+pub mod peer;
+
+pub use peer::Peer;
+
+/// Decodes the (unverified) JSON payload of a compact JWS, for asserting on claims in tests.
+pub fn jwt_part(jwt: &str, index: usize) -> serde_json::Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(index).expect("a JWS has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+/// Reads a key fixture from tests/interop/keys.
+pub fn key_fixture(name: &str) -> telnyx_oauth::PrivateKeyBytes {
+    let path = format!("{}/tests/interop/keys/{name}", env!("CARGO_MANIFEST_DIR"));
+    telnyx_oauth::PrivateKeyBytes::new(
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
+    )
+}
