@@ -26,6 +26,7 @@
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
@@ -35,7 +36,9 @@ use serde_json::Value;
 use crate::secret::REDACTED;
 
 /// Everything that can go wrong talking to an authorization server or the Telnyx API.
-#[derive(Debug)]
+///
+/// `Clone`, so that one failed fetch can be handed to every caller that waited for it.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// The request did not get a response: connection refused or reset, DNS, TLS, or a timeout.
@@ -48,6 +51,8 @@ pub enum Error {
     UnexpectedResponse(Box<UnexpectedResponse>),
     /// The crate was configured with something it cannot use.
     Config(Box<ConfigError>),
+    /// A failure reported by a user-supplied [`TokenSource`](crate::provider::TokenSource).
+    Custom(Box<CustomError>),
 }
 
 /// Whether an error is worth retrying.
@@ -83,6 +88,41 @@ impl Error {
         }))
     }
 
+    /// An error for a custom [`TokenSource`](crate::provider::TokenSource): a message (never a secret)
+    /// and whether retrying may help.
+    pub fn custom(class: ErrorClass, message: impl Into<String>) -> Self {
+        Error::Custom(Box::new(CustomError {
+            class,
+            message: message.into(),
+            retry_after: None,
+        }))
+    }
+
+    /// An OAuth error response as a custom source saw it (e.g. from a non-HTTP transport).
+    pub fn oauth(status: StatusCode, code: OAuthErrorCode, description: Option<String>) -> Self {
+        Error::OAuth(Box::new(OAuthError {
+            status,
+            code,
+            description,
+            uri: None,
+            invalid_fields: BTreeMap::new(),
+            www_authenticate: None,
+            retry_after: None,
+        }))
+    }
+
+    /// Sets how long the server asked to wait, on errors that carry a response or are custom.
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        match &mut self {
+            Error::OAuth(e) => e.retry_after = Some(after),
+            Error::Api(e) => e.retry_after = Some(after),
+            Error::UnexpectedResponse(e) => e.retry_after = Some(after),
+            Error::Custom(e) => e.retry_after = Some(after),
+            Error::Transport(_) | Error::Config(_) => {}
+        }
+        self
+    }
+
     /// Whether retrying may help ([`ErrorClass::Transient`]) or not.
     pub fn class(&self) -> ErrorClass {
         let transient = match self {
@@ -97,6 +137,7 @@ impl Error {
             // A 2xx that we cannot read is most often a proxy or a deploy in progress.
             Error::UnexpectedResponse(e) => e.status.is_success() || transient_status(e.status),
             Error::Config(_) => false,
+            Error::Custom(e) => return e.class,
         };
         if transient {
             ErrorClass::Transient
@@ -121,6 +162,7 @@ impl Error {
             Error::OAuth(e) => e.retry_after,
             Error::Api(e) => e.retry_after,
             Error::UnexpectedResponse(e) => e.retry_after,
+            Error::Custom(e) => e.retry_after,
             Error::Transport(_) | Error::Config(_) => None,
         }
     }
@@ -131,7 +173,7 @@ impl Error {
             Error::OAuth(e) => Some(e.status),
             Error::Api(e) => Some(e.status),
             Error::UnexpectedResponse(e) => Some(e.status),
-            Error::Transport(_) | Error::Config(_) => None,
+            Error::Transport(_) | Error::Config(_) | Error::Custom(_) => None,
         }
     }
 
@@ -158,6 +200,7 @@ impl fmt::Display for Error {
             Error::Api(e) => e.fmt(f),
             Error::UnexpectedResponse(e) => e.fmt(f),
             Error::Config(e) => e.fmt(f),
+            Error::Custom(e) => e.fmt(f),
         }
     }
 }
@@ -186,7 +229,7 @@ pub enum TransportErrorKind {
 }
 
 /// The request did not get a complete response.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TransportError {
     /// What failed.
@@ -195,20 +238,29 @@ pub struct TransportError {
     pub endpoint: String,
     /// The timeout that elapsed, for [`TransportErrorKind::Timeout`].
     pub timeout: Option<Duration>,
-    pub(crate) source: Option<Box<dyn StdError + Send + Sync>>,
+    pub(crate) source: Option<Arc<dyn StdError + Send + Sync>>,
 }
 
 impl TransportError {
     pub(crate) fn build(
         kind: TransportErrorKind,
         url: &url::Url,
-        source: Option<Box<dyn StdError + Send + Sync>>,
+        source: Option<Arc<dyn StdError + Send + Sync>>,
     ) -> Error {
         Error::Transport(Box::new(TransportError {
             kind,
             endpoint: endpoint_label(url),
             timeout: None,
             source,
+        }))
+    }
+
+    pub(crate) fn timeout_of(what: &str, after: Duration) -> Error {
+        Error::Transport(Box::new(TransportError {
+            kind: TransportErrorKind::Timeout,
+            endpoint: what.to_owned(),
+            timeout: Some(after),
+            source: None,
         }))
     }
 
@@ -533,6 +585,24 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "invalid configuration: {}", self.message)
+    }
+}
+
+/// A failure reported by a custom token source.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CustomError {
+    /// Whether retrying may help.
+    pub class: ErrorClass,
+    /// What failed, in words.
+    pub message: String,
+    /// How long to wait before retrying, if known.
+    pub retry_after: Option<Duration>,
+}
+
+impl fmt::Display for CustomError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
     }
 }
 

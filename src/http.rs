@@ -216,7 +216,7 @@ fn transport_error(url: &Url, err: reqwest::Error) -> Error {
     } else {
         TransportErrorKind::Io
     };
-    TransportError::build(kind, url, Some(Box::new(err)))
+    TransportError::build(kind, url, Some(std::sync::Arc::new(err)))
 }
 
 /// Whether a rustls error sits anywhere in the chain (io::Error hides its payload from `source()`).

@@ -38,6 +38,7 @@
 pub mod error;
 pub mod http;
 pub mod metadata;
+pub mod provider;
 pub mod secret;
 pub mod telnyx;
 pub mod token;
@@ -45,6 +46,7 @@ pub mod token;
 pub use error::{Error, ErrorClass};
 pub use http::HttpClient;
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+pub use provider::{CachedToken, ProviderStats, RefreshPolicy, TokenProvider};
 pub use secret::{
     AccessToken, AuthorizationCode, ClientSecret, PkceVerifier, PrivateKeyBytes, RefreshToken,
 };

@@ -59,6 +59,12 @@ impl Token {
         self
     }
 
+    /// Sets the server's refresh hint (as a `refresh_in` member would).
+    pub fn with_refresh_in(mut self, refresh_in: Duration) -> Self {
+        self.refresh_in = Some(refresh_in);
+        self
+    }
+
     /// The access token.
     pub fn access_token(&self) -> &AccessToken {
         &self.access_token

@@ -88,7 +88,16 @@ server.listen(0, '127.0.0.1', () => {
   });
 
   const callback = provider.callback();
+  // Request counts per path, for tests that prove how often the library hit the server.
+  const counts = {};
   server.on('request', async (req, res) => {
+    const path = req.url.split('?')[0];
+    if (path === '/__test/counts') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(counts));
+      return;
+    }
+    counts[path] = (counts[path] ?? 0) + 1;
     // Scripted login and consent: a fixed test user approves every requested scope, so following
     // the redirects from /oauth/authorize ends at the client's redirect URI with a code.
     if (req.url.startsWith('/interaction/')) {

@@ -1,7 +1,9 @@
 //! Shared test harness: the real authorization server peer and helpers around it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
+pub mod fake_as;
 pub mod peer;
+pub mod scripted;
 
 pub use peer::Peer;
 

@@ -134,6 +134,17 @@ impl Peer {
         self.url("/oauth/token")
     }
 
+    /// How many requests the server has received for `path` so far.
+    pub async fn count(&self, path: &str) -> u64 {
+        let counts: serde_json::Value = reqwest::get(self.url("/__test/counts"))
+            .await
+            .expect("counts request")
+            .json()
+            .await
+            .expect("counts JSON");
+        counts[path].as_u64().unwrap_or(0)
+    }
+
     /// What the server wrote on stderr so far (for assertion messages).
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("stderr lock").clone()

@@ -1,0 +1,98 @@
+//! [`CachedToken`]: what `TokenProvider::token()` hands out.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use http::HeaderValue;
+use tokio::time::Instant;
+
+use super::policy::Schedule;
+use crate::secret::AccessToken;
+use crate::token::Token;
+
+/// A token as the provider holds it: the token set, a ready-made sensitive `Authorization` header
+/// value (so outbound layers never format per request), and a generation number that identifies it
+/// for [`TokenProvider::invalidate`](super::TokenProvider::invalidate).
+pub struct CachedToken {
+    pub(crate) token: Token,
+    pub(crate) header: HeaderValue,
+    pub(crate) generation: u64,
+    pub(crate) schedule: Schedule,
+    /// Set by the provider's timer when callers must no longer take this token without a clock check.
+    pub(crate) stale: AtomicBool,
+    /// Set by `invalidate()`: the server rejected it; never serve it again.
+    pub(crate) invalidated: AtomicBool,
+}
+
+impl CachedToken {
+    pub(crate) fn new(
+        token: Token,
+        header: HeaderValue,
+        generation: u64,
+        schedule: Schedule,
+        now: Instant,
+    ) -> Self {
+        Self {
+            stale: AtomicBool::new(now >= schedule.mandatory_at),
+            token,
+            header,
+            generation,
+            schedule,
+            invalidated: AtomicBool::new(false),
+        }
+    }
+
+    /// The token set (access token, refresh token, scope, lifetimes).
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+
+    /// The access token.
+    pub fn access_token(&self) -> &AccessToken {
+        self.token.access_token()
+    }
+
+    /// `Bearer <access token>`, marked sensitive.
+    pub fn header(&self) -> &HeaderValue {
+        &self.header
+    }
+
+    /// Increases by one with every token the provider obtains.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// When the access token expires.
+    pub fn expires_at(&self) -> Instant {
+        self.schedule.expires_at
+    }
+
+    /// Whether `invalidate()` has marked this token as rejected.
+    pub fn is_invalidated(&self) -> bool {
+        self.invalidated.load(Ordering::Acquire)
+    }
+
+    /// Usable without waiting for a refresh: not invalidated and before the mandatory window.
+    pub(crate) fn usable_without_wait(&self, now: Instant) -> bool {
+        !self.is_invalidated() && now < self.schedule.mandatory_at
+    }
+
+    /// Still valid: not invalidated and not expired.
+    pub(crate) fn valid_at(&self, now: Instant) -> bool {
+        !self.is_invalidated() && now < self.schedule.expires_at
+    }
+
+    pub(crate) fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+}
+
+impl fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("generation", &self.generation)
+            .field("token", &self.token)
+            .field("invalidated", &self.is_invalidated())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,282 @@
+//! [`TokenProvider`]: one cached token per client, refreshed before it expires, fetched once for any
+//! number of concurrent callers, and kept in service while the token endpoint is down.
+//!
+//! ```no_run
+//! use telnyx_oauth::{ClientAuth, ClientCredentials, ClientSecret, TokenEndpoint, TokenProvider};
+//!
+//! # async fn run() -> Result<(), telnyx_oauth::Error> {
+//! let endpoint = TokenEndpoint::telnyx(ClientAuth::basic("client-id", ClientSecret::new("secret")))?;
+//! let provider = TokenProvider::client_credentials(endpoint, ClientCredentials::new()).build()?;
+//!
+//! // Cheap to clone and share; every clone uses the same cache.
+//! let token = provider.token().await?;
+//! let header = token.header(); // `Bearer …`, marked sensitive, built once per token
+//! # let _ = header;
+//! # Ok(()) }
+//! ```
+//!
+//! # How it behaves (defaults in [`RefreshPolicy`])
+//!
+//! - **Warm path**: when the current token is fresh, `token()` is one lock-free `arc-swap` load and a
+//!   flag check — no lock, no clock read, no allocation. A timer task flips the flag when the token's
+//!   mandatory window opens.
+//! - **Background refresh**: at about half the token's lifetime (RFC-style tiers, a server `refresh_in`
+//!   hint when sent, early jitter of at most 10 % / 5 min) the timer fetches a new token while callers
+//!   keep using the current one.
+//! - **Mandatory window** (the last 60 s, or the last 10 % of a short token): callers wait for the one
+//!   shared fetch.
+//! - **Single flight**: at most one fetch per provider at a time; all waiters share its result. A caller
+//!   that stops waiting (wrap `token()` in `tokio::time::timeout` to bound your own wait) does not cancel
+//!   the fetch for the others.
+//! - **Outages**: a failed fetch while the token is still valid is invisible to callers — they keep
+//!   getting the valid token — and is retried with full-jitter backoff (1 s doubling to 60 s, at least
+//!   `Retry-After`, never past expiry). Once the token has expired, callers get the typed error; never a
+//!   missing or expired token.
+//! - **Permanent errors** (`invalid_client`, `invalid_grant`, …) are answered from memory for 5 s
+//!   instead of asking the endpoint again.
+//! - **Refresh-token rotation**: fetches are strictly sequential and each uses the latest refresh token;
+//!   the new access and refresh tokens are published together. The optional persistence hook sees every
+//!   new token set before it is published. If the hook fails or times out, the set is still published —
+//!   the server has already rotated, so the previous refresh token is dead and withholding the new one
+//!   would strand the client — and the failure is logged and counted in [`ProviderStats::hook_failures`].
+//!   A refresh whose response is lost in transit cannot be told apart from one the server never saw; the
+//!   next attempt then reuses the old refresh token, which a rotating server may answer with
+//!   `invalid_grant`.
+//! - **Lifecycle**: the timer task ends when the last handle is dropped, and parks after one full token
+//!   lifetime without a `token()` call (the next call wakes it).
+
+mod cached;
+pub mod policy;
+mod shared;
+mod source;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+pub use cached::CachedToken;
+pub use policy::RefreshPolicy;
+pub use shared::{JitterFn, PersistHook};
+pub use source::{BoxFuture, Grant, TokenSource};
+
+use shared::Shared;
+use source::EndpointSource;
+
+use crate::error::Error;
+use crate::token::{ClientCredentials, Token, TokenEndpoint};
+
+/// A shared, self-refreshing source of access tokens. Cheap to clone (`Arc` inside), `Send + Sync`.
+#[derive(Clone)]
+pub struct TokenProvider {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for TokenProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenProvider")
+            .field(
+                "generation",
+                &self.shared.current.load().as_ref().map(|t| t.generation),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`TokenProvider`].
+#[must_use]
+pub struct TokenProviderBuilder {
+    source: Box<dyn TokenSource>,
+    seed: Option<Token>,
+    policy: RefreshPolicy,
+    jitter: JitterFn,
+    hook: Option<PersistHook>,
+}
+
+impl fmt::Debug for TokenProviderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenProviderBuilder")
+            .field("policy", &self.policy)
+            .field("seeded", &self.seed.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A uniform draw from [0, 1) from the system CSPRNG (falls back to 0.5, i.e. half the jitter).
+fn system_jitter() -> f64 {
+    let mut bytes = [0u8; 8];
+    match aws_lc_rs::rand::fill(&mut bytes) {
+        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.5,
+    }
+}
+
+impl TokenProviderBuilder {
+    fn new(source: Box<dyn TokenSource>, seed: Option<Token>) -> Self {
+        Self {
+            source,
+            seed,
+            policy: RefreshPolicy::default(),
+            jitter: Arc::new(system_jitter),
+            hook: None,
+        }
+    }
+
+    /// Replaces the timing policy.
+    pub fn policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Replaces the jitter source (a function returning a uniform draw from [0, 1)). Tests use a
+    /// constant to make every instant exact.
+    pub fn jitter(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        self.jitter = Arc::new(jitter);
+        self
+    }
+
+    /// Runs `hook` with every new token set before it is published — e.g. to persist a rotated refresh
+    /// token. See the module docs for what happens when it fails.
+    pub fn on_new_token<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Token) -> BoxFuture<'static, Result<(), Box<dyn std::error::Error + Send + Sync>>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Builds the provider. Nothing is fetched until the first `token()` call.
+    pub fn build(self) -> Result<TokenProvider, Error> {
+        let shared = Shared::new(self.source, self.seed, self.policy, self.jitter, self.hook)?;
+        Ok(TokenProvider {
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+/// A snapshot of what a provider has done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ProviderStats {
+    /// Fetches that produced a token.
+    pub fetches_ok: u64,
+    /// Fetches that failed.
+    pub fetches_failed: u64,
+    /// Callers that waited for a fetch (cold start, mandatory window, invalidation) and shared its result.
+    pub waited: u64,
+    /// Times a still-valid token was served because a fetch failed or was backing off.
+    pub stale_served: u64,
+    /// Effective `invalidate()` calls.
+    pub invalidations: u64,
+    /// Persistence hook failures and timeouts.
+    pub hook_failures: u64,
+    /// The current token's generation (0 before the first token).
+    pub generation: u64,
+    /// Time left on the current token, if there is one.
+    pub remaining: Option<Duration>,
+}
+
+impl TokenProvider {
+    /// A provider running the `client_credentials` grant against `endpoint`.
+    pub fn client_credentials(
+        endpoint: TokenEndpoint,
+        request: ClientCredentials,
+    ) -> TokenProviderBuilder {
+        TokenProviderBuilder::new(
+            Box::new(EndpointSource {
+                endpoint,
+                grant: Grant::ClientCredentials(request),
+            }),
+            None,
+        )
+    }
+
+    /// A provider running the `refresh_token` grant, seeded with a token set obtained elsewhere (e.g. the
+    /// authorization-code flow). The seed's access token is served while it is valid.
+    pub fn refresh_token(
+        endpoint: TokenEndpoint,
+        seed: Token,
+    ) -> Result<TokenProviderBuilder, Error> {
+        Self::refresh_token_with_scopes(endpoint, seed, Vec::new())
+    }
+
+    /// Like [`refresh_token`](Self::refresh_token), narrowing every refresh to `scopes`.
+    pub fn refresh_token_with_scopes(
+        endpoint: TokenEndpoint,
+        seed: Token,
+        scopes: Vec<String>,
+    ) -> Result<TokenProviderBuilder, Error> {
+        if seed.refresh_token().is_none() {
+            return Err(Error::config("the seed token set has no refresh token"));
+        }
+        Ok(TokenProviderBuilder::new(
+            Box::new(EndpointSource {
+                endpoint,
+                grant: Grant::RefreshToken { scopes },
+            }),
+            Some(seed),
+        ))
+    }
+
+    /// A provider over any [`TokenSource`], optionally seeded.
+    pub fn from_source(source: impl TokenSource, seed: Option<Token>) -> TokenProviderBuilder {
+        TokenProviderBuilder::new(Box::new(source), seed)
+    }
+
+    /// The current token, fetching or waiting for a refresh only when the token cannot be used as is.
+    ///
+    /// When the cached token is fresh this is a lock-free load: no lock, no allocation, no I/O.
+    #[inline]
+    pub async fn token(&self) -> Result<Arc<CachedToken>, Error> {
+        if let Some(t) = self.shared.current.load().as_ref()
+            && !t.stale.load(Ordering::Acquire)
+        {
+            self.shared.mark_used();
+            return Ok(Arc::clone(t));
+        }
+        self.shared.acquire().await
+    }
+
+    /// The current token if it is still valid (not expired, not invalidated), without fetching.
+    pub fn cached(&self) -> Option<Arc<CachedToken>> {
+        let now = tokio::time::Instant::now();
+        self.shared.current.load_full().filter(|t| t.valid_at(now))
+    }
+
+    /// Marks `token` as rejected (e.g. after a 401) **only if it is still the current token**, so that
+    /// a burst of 401s for one token causes one refresh. Forced refreshes happen at most once per
+    /// [`RefreshPolicy::min_invalidate_interval`] unless the token has expired. Returns whether the token
+    /// was invalidated; the next `token()` call fetches a new one.
+    pub fn invalidate(&self, token: &CachedToken) -> bool {
+        self.shared.invalidate(token)
+    }
+
+    /// Fetches a new token now (sharing a fetch already in flight), regardless of the schedule.
+    pub async fn refresh(&self) -> Result<Arc<CachedToken>, Error> {
+        self.shared.refresh_now().await
+    }
+
+    /// What the provider has done so far.
+    pub fn stats(&self) -> ProviderStats {
+        let c = &self.shared.counters;
+        let current = self.shared.current.load_full();
+        ProviderStats {
+            fetches_ok: c.fetches_ok.load(Ordering::Relaxed),
+            fetches_failed: c.fetches_failed.load(Ordering::Relaxed),
+            waited: c.waited.load(Ordering::Relaxed),
+            stale_served: c.stale_served.load(Ordering::Relaxed),
+            invalidations: c.invalidations.load(Ordering::Relaxed),
+            hook_failures: c.hook_failures.load(Ordering::Relaxed),
+            generation: current.as_ref().map_or(0, |t| t.generation),
+            remaining: shared::remaining(current.as_deref()),
+        }
+    }
+
+    /// The timing policy in force.
+    pub fn policy(&self) -> &RefreshPolicy {
+        &self.shared.policy
+    }
+}

@@ -1,0 +1,550 @@
+//! The provider's shared state: the lock-free current token, the single flight, and the timer task.
+//!
+//! Concurrency in one paragraph: readers load `current` from an `ArcSwapOption` and take it when its
+//! `stale` flag is clear — no lock, no clock. Everything else (deciding to fetch, backoff, negative
+//! caching, parking) happens under `control`, a plain mutex that is never held across an `.await`.
+//! A fetch runs as its own task (a "flight"), so a caller that gives up waiting does not cancel it;
+//! waiters subscribe to the flight's `watch` channel. The timer task holds only a `Weak`, so dropping
+//! the last handle ends it; it marks tokens stale when their mandatory window opens, starts the
+//! background refresh, and parks after a full token lifetime without callers.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use tokio::sync::{Notify, watch};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::cached::CachedToken;
+use super::policy::RefreshPolicy;
+use super::source::{BoxFuture, TokenSource};
+use crate::error::{Error, TransportError, UnexpectedReason};
+use crate::token::Token;
+
+/// A persistence hook: receives every new token set before it is published.
+pub type PersistHook = Arc<
+    dyn Fn(&Token) -> BoxFuture<'static, Result<(), Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + Sync,
+>;
+
+/// Draws a number uniformly from [0, 1): the jitter source, injectable for exact tests.
+pub type JitterFn = Arc<dyn Fn() -> f64 + Send + Sync>;
+
+type FlightResult = Option<Result<Arc<CachedToken>, Error>>;
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) fetches_ok: AtomicU64,
+    pub(crate) fetches_failed: AtomicU64,
+    pub(crate) waited: AtomicU64,
+    pub(crate) stale_served: AtomicU64,
+    pub(crate) invalidations: AtomicU64,
+    pub(crate) hook_failures: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) struct Control {
+    flight: Option<watch::Receiver<FlightResult>>,
+    generation: u64,
+    /// When the latest fetch started (or is reserved to start): the floor between fetches counts from it.
+    last_fetch_at: Option<Instant>,
+    failures: u32,
+    retry_at: Option<Instant>,
+    negative_until: Option<Instant>,
+    last_error: Option<Error>,
+    last_forced: Option<Instant>,
+    task: Option<AbortHandle>,
+    parked: bool,
+    last_seen_used: Instant,
+}
+
+pub(crate) struct Shared {
+    pub(crate) current: ArcSwapOption<CachedToken>,
+    used: AtomicBool,
+    control: Mutex<Control>,
+    wake: Arc<Notify>,
+    source: Box<dyn TokenSource>,
+    pub(crate) policy: RefreshPolicy,
+    jitter: JitterFn,
+    hook: Option<PersistHook>,
+    pub(crate) counters: Counters,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let control = self.control.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(task) = control.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn no_runtime() -> Error {
+    Error::config("TokenProvider needs to run inside a Tokio runtime")
+}
+
+impl Shared {
+    pub(crate) fn new(
+        source: Box<dyn TokenSource>,
+        seed: Option<Token>,
+        policy: RefreshPolicy,
+        jitter: JitterFn,
+        hook: Option<PersistHook>,
+    ) -> Result<Self, Error> {
+        let now = Instant::now();
+        let current = match seed {
+            Some(token) => {
+                let header = token.access_token().bearer_header()?;
+                let schedule = policy.schedule(
+                    token.obtained_at(),
+                    token.expires_in(),
+                    token.refresh_in(),
+                    jitter(),
+                );
+                let cached = CachedToken::new(token, header, 1, schedule, now);
+                // No timer runs yet: the first caller must take the slow path and start it.
+                cached.mark_stale();
+                Some(Arc::new(cached))
+            }
+            None => None,
+        };
+        Ok(Self {
+            current: ArcSwapOption::new(current),
+            used: AtomicBool::new(false),
+            control: Mutex::new(Control {
+                flight: None,
+                generation: 1,
+                last_fetch_at: None,
+                failures: 0,
+                retry_at: None,
+                negative_until: None,
+                last_error: None,
+                last_forced: None,
+                task: None,
+                parked: false,
+                last_seen_used: now,
+            }),
+            wake: Arc::new(Notify::new()),
+            source,
+            policy,
+            jitter,
+            hook,
+            counters: Counters::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Control> {
+        // Nothing panics while holding the lock; recover the data if something ever did.
+        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The hot path's only write, and only when the flag is not already set (no cache-line ping-pong).
+    #[inline]
+    pub(crate) fn mark_used(&self) {
+        if !self.used.load(Ordering::Relaxed) {
+            self.used.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Everything `token()` does when the current token cannot be taken as is.
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Result<Arc<CachedToken>, Error> {
+        // Bounded: every round either returns or waits for a flight that then completed.
+        for _ in 0..4 {
+            let rx = {
+                let mut ctl = self.lock();
+                let now = Instant::now();
+                self.ensure_task(&mut ctl)?;
+                self.mark_used();
+                let current = self.current.load_full();
+                if let Some(t) = &current
+                    && t.usable_without_wait(now)
+                {
+                    // The timer is running (ensured above) and will mark it stale again on time.
+                    t.stale.store(false, Ordering::Release);
+                    return Ok(t.clone());
+                }
+                match self.join_or_start(&mut ctl, now, false) {
+                    Some(rx) => rx,
+                    None => return self.without_fetch(current, now, &ctl),
+                }
+            };
+            bump(&self.counters.waited);
+            match wait(rx).await {
+                Some(Ok(t)) if t.valid_at(Instant::now()) => return Ok(t),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return self.serve_valid_or(e),
+                None => continue,
+            }
+        }
+        self.serve_valid_or(Error::config(
+            "the token provider could not settle on a token",
+        ))
+    }
+
+    /// A fetch now, ignoring the refresh schedule and backoff (but not the floor between fetches).
+    pub(crate) async fn refresh_now(self: &Arc<Self>) -> Result<Arc<CachedToken>, Error> {
+        let rx = {
+            let mut ctl = self.lock();
+            self.ensure_task(&mut ctl)?;
+            self.join_or_start(&mut ctl, Instant::now(), true)
+        };
+        match rx {
+            Some(rx) => match wait(rx).await {
+                Some(result) => result,
+                None => Err(Error::config("the token fetch was abandoned")),
+            },
+            None => Err(no_runtime()),
+        }
+    }
+
+    /// No fetch may start now (backoff or negative cache): serve a still-valid token or the last error.
+    fn without_fetch(
+        &self,
+        current: Option<Arc<CachedToken>>,
+        now: Instant,
+        ctl: &Control,
+    ) -> Result<Arc<CachedToken>, Error> {
+        if let Some(t) = current.filter(|t| t.valid_at(now)) {
+            bump(&self.counters.stale_served);
+            return Ok(t);
+        }
+        Err(ctl
+            .last_error
+            .clone()
+            .unwrap_or_else(|| Error::config("no token is available yet")))
+    }
+
+    /// The flight failed: a still-valid token keeps being served (static stability); otherwise the error.
+    fn serve_valid_or(&self, err: Error) -> Result<Arc<CachedToken>, Error> {
+        let now = Instant::now();
+        match self.current.load_full().filter(|t| t.valid_at(now)) {
+            Some(t) => {
+                bump(&self.counters.stale_served);
+                Ok(t)
+            }
+            None => Err(err),
+        }
+    }
+
+    /// Marks `token` rejected if it is still the current one; rate limited unless it has expired.
+    pub(crate) fn invalidate(&self, token: &CachedToken) -> bool {
+        let current = self.current.load();
+        let Some(cur) = current.as_ref() else {
+            return false;
+        };
+        if cur.generation != token.generation || cur.is_invalidated() {
+            return false;
+        }
+        let mut ctl = self.lock();
+        let now = Instant::now();
+        let expired = now >= cur.schedule.expires_at;
+        if !expired
+            && ctl
+                .last_forced
+                .is_some_and(|t| now.duration_since(t) < self.policy.min_invalidate_interval)
+        {
+            return false;
+        }
+        ctl.last_forced = Some(now);
+        cur.invalidated.store(true, Ordering::Release);
+        cur.mark_stale();
+        bump(&self.counters.invalidations);
+        tracing::debug!(generation = cur.generation, "token invalidated");
+        true
+    }
+
+    fn ensure_task(self: &Arc<Self>, ctl: &mut Control) -> Result<(), Error> {
+        if ctl.task.is_none() {
+            let handle = tokio::runtime::Handle::try_current().map_err(|_| no_runtime())?;
+            let task = handle.spawn(run_timer(Arc::downgrade(self), self.wake.clone()));
+            ctl.task = Some(task.abort_handle());
+        }
+        if ctl.parked {
+            ctl.parked = false;
+            ctl.last_seen_used = Instant::now();
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn join_or_start(
+        self: &Arc<Self>,
+        ctl: &mut Control,
+        now: Instant,
+        forced: bool,
+    ) -> Option<watch::Receiver<FlightResult>> {
+        if let Some(rx) = &ctl.flight {
+            return Some(rx.clone());
+        }
+        if !forced {
+            let blocked = |t: Option<Instant>| t.is_some_and(|t| now < t);
+            if blocked(ctl.negative_until) || blocked(ctl.retry_at) {
+                return None;
+            }
+        }
+        self.start_flight(ctl, now)
+    }
+
+    fn start_flight(
+        self: &Arc<Self>,
+        ctl: &mut Control,
+        now: Instant,
+    ) -> Option<watch::Receiver<FlightResult>> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let start_at = ctl
+            .last_fetch_at
+            .map(|t| t + self.policy.min_fetch_interval)
+            .filter(|t| *t > now);
+        ctl.last_fetch_at = Some(start_at.unwrap_or(now));
+        let (tx, rx) = watch::channel(None);
+        ctl.flight = Some(rx.clone());
+        handle.spawn(self.clone().fly(tx, start_at));
+        Some(rx)
+    }
+
+    /// One fetch, from start to publish. Runs as its own task.
+    async fn fly(self: Arc<Self>, tx: watch::Sender<FlightResult>, start_at: Option<Instant>) {
+        if let Some(at) = start_at {
+            tokio::time::sleep_until(at).await;
+        }
+        let previous = self.current.load_full();
+        let span = tracing::debug_span!(
+            "oauth.token_provider.fetch",
+            generation = previous.as_ref().map(|t| t.generation)
+        );
+        let started = Instant::now();
+        let result = async {
+            let fetched = tokio::time::timeout(
+                self.policy.attempt_timeout,
+                self.source.fetch(previous.as_ref().map(|t| &t.token)),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(TransportError::timeout_of(
+                    "token source",
+                    self.policy.attempt_timeout,
+                ))
+            })?;
+            if fetched.expires_in().is_zero() {
+                return Err(Error::unexpected(
+                    http::StatusCode::OK,
+                    None,
+                    UnexpectedReason::InvalidField {
+                        field: "expires_in",
+                        problem: "is zero: the token was expired on arrival",
+                    },
+                    &[],
+                    None,
+                ));
+            }
+            let header = fetched.access_token().bearer_header()?;
+            self.run_hook(&fetched).await;
+            Ok((fetched, header))
+        }
+        .instrument(span.clone())
+        .await;
+
+        let mut ctl = self.lock();
+        let now = Instant::now();
+        let elapsed_ms = now.duration_since(started).as_millis() as u64;
+        let outcome = match result {
+            Ok((token, header)) => {
+                ctl.generation += 1;
+                let schedule = self.policy.schedule(
+                    token.obtained_at(),
+                    token.expires_in(),
+                    token.refresh_in(),
+                    (self.jitter)(),
+                );
+                let cached = Arc::new(CachedToken::new(
+                    token,
+                    header,
+                    ctl.generation,
+                    schedule,
+                    now,
+                ));
+                self.current.store(Some(cached.clone()));
+                ctl.failures = 0;
+                ctl.retry_at = None;
+                ctl.negative_until = None;
+                ctl.last_error = None;
+                bump(&self.counters.fetches_ok);
+                span.in_scope(|| {
+                    tracing::debug!(
+                        elapsed_ms,
+                        generation = cached.generation,
+                        expires_in_s = cached.token.expires_in().as_secs(),
+                        "token fetched"
+                    )
+                });
+                Ok(cached)
+            }
+            Err(err) => {
+                bump(&self.counters.fetches_failed);
+                if err.is_permanent() {
+                    ctl.negative_until = Some(now + self.policy.negative_cache);
+                    ctl.retry_at = None;
+                } else {
+                    ctl.failures = ctl.failures.saturating_add(1);
+                    let delay =
+                        self.policy
+                            .backoff(ctl.failures, err.retry_after(), (self.jitter)());
+                    let mut at = now + delay;
+                    // Never let a retry wait past the point where a token we still hold is needed:
+                    // the mandatory window, or (once inside it) expiry.
+                    if let Some(cur) = self.current.load_full().filter(|t| t.valid_at(now)) {
+                        let s = cur.schedule;
+                        at = at.min(if now < s.mandatory_at {
+                            s.mandatory_at
+                        } else {
+                            s.expires_at
+                        });
+                    }
+                    ctl.retry_at = Some(at);
+                }
+                span.in_scope(|| {
+                    tracing::warn!(
+                        elapsed_ms,
+                        transient = err.is_transient(),
+                        failures = ctl.failures,
+                        error = %err,
+                        "token fetch failed"
+                    )
+                });
+                ctl.last_error = Some(err.clone());
+                Err(err)
+            }
+        };
+        ctl.flight = None;
+        // Sent under the lock: no caller can see "no flight" before the outcome is published.
+        let _ = tx.send(Some(outcome));
+        drop(ctl);
+        self.wake.notify_one();
+    }
+
+    async fn run_hook(&self, token: &Token) {
+        let Some(hook) = &self.hook else { return };
+        match tokio::time::timeout(self.policy.hook_timeout, hook(token)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                bump(&self.counters.hook_failures);
+                tracing::error!(error = %e, "token persistence hook failed; the new token set is published anyway");
+            }
+            Err(_) => {
+                bump(&self.counters.hook_failures);
+                tracing::error!(
+                    "token persistence hook timed out; the new token set is published anyway"
+                );
+            }
+        }
+    }
+
+    /// One timer step: mark staleness, start a due background refresh, park when idle.
+    /// Returns when to run again, or `None` to sleep until woken.
+    fn tick(self: &Arc<Self>) -> Option<Instant> {
+        let mut ctl = self.lock();
+        let now = Instant::now();
+        if self.used.swap(false, Ordering::Relaxed) {
+            ctl.last_seen_used = now;
+        }
+        let current = self.current.load_full()?;
+        let s = current.schedule;
+        if now >= s.mandatory_at || current.is_invalidated() {
+            current.mark_stale();
+        }
+        // A full lifetime without a caller: stop refreshing until someone asks again.
+        let idle_limit = current
+            .token
+            .expires_in()
+            .max(self.policy.min_fetch_interval);
+        if now >= ctl.last_seen_used + idle_limit {
+            if !ctl.parked {
+                tracing::debug!("token provider idle for a token lifetime; parking");
+            }
+            ctl.parked = true;
+            current.mark_stale();
+            return None;
+        }
+        let due = [Some(s.refresh_at), ctl.retry_at, ctl.negative_until]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(s.refresh_at);
+        if now >= due && ctl.flight.is_none() && now < s.expires_at {
+            self.start_flight(&mut ctl, now);
+        }
+        [
+            Some(due),
+            Some(s.mandatory_at),
+            Some(ctl.last_seen_used + idle_limit),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|t| *t > now)
+        .min()
+    }
+
+    pub(crate) fn on_timer_gone(&self) {
+        let mut ctl = self.lock();
+        ctl.task = None;
+        if let Some(t) = self.current.load_full() {
+            t.mark_stale();
+        }
+    }
+}
+
+async fn wait(mut rx: watch::Receiver<FlightResult>) -> FlightResult {
+    match rx.wait_for(Option::is_some).await {
+        Ok(v) => v.clone(),
+        Err(_) => None,
+    }
+}
+
+/// Marks the token stale when the timer stops for any reason (its runtime shut down, say), so that
+/// the next caller's slow path notices and starts a new timer instead of trusting a stale flag.
+struct TimerGuard(Weak<Shared>);
+
+impl Drop for TimerGuard {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.on_timer_gone();
+        }
+    }
+}
+
+async fn run_timer(weak: Weak<Shared>, wake: Arc<Notify>) {
+    let _guard = TimerGuard(weak.clone());
+    loop {
+        let next = match weak.upgrade() {
+            Some(shared) => shared.tick(),
+            None => return,
+        };
+        // Hold no strong reference while sleeping: dropping the last handle must end this task.
+        let notified = wake.notified();
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = notified => {}
+                }
+            }
+            None => notified.await,
+        }
+    }
+}
+
+/// Time left on the current token, for stats.
+pub(crate) fn remaining(current: Option<&CachedToken>) -> Option<Duration> {
+    current.map(|t| {
+        t.schedule
+            .expires_at
+            .saturating_duration_since(Instant::now())
+    })
+}

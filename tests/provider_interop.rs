@@ -1,0 +1,226 @@
+//! TokenProvider against real servers: oidc-provider (counts kept by the server itself) and, for
+//! outages on cue, a switchable local token endpoint. Real time, short token lifetimes.
+
+mod support;
+
+use std::time::Duration;
+
+use support::fake_as::{FakeTokenServer, Mode};
+use support::peer::REDIRECT_URI;
+use support::{Peer, jwt_part};
+use telnyx_oauth::provider::RefreshPolicy;
+use telnyx_oauth::{
+    ClientAuth, ClientCredentials, ClientSecret, HttpClient, TokenEndpoint, TokenProvider,
+};
+use tokio::time::{Instant, sleep};
+
+fn http() -> HttpClient {
+    HttpClient::new().unwrap().allow_http_loopback(true)
+}
+
+fn wall_clock_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_callers_at_cold_start_hit_the_real_server_once() {
+    let peer = Peer::start();
+    let endpoint = TokenEndpoint::with_http(
+        http(),
+        &peer.token_url(),
+        ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),
+    )
+    .unwrap();
+    let provider =
+        TokenProvider::client_credentials(endpoint, ClientCredentials::new().scope("read"))
+            .build()
+            .unwrap();
+    let handles: Vec<_> = (0..10_000)
+        .map(|_| {
+            let p = provider.clone();
+            tokio::spawn(async move { p.token().await.map(|t| t.generation()) })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.await.unwrap().unwrap(), 2);
+    }
+    assert_eq!(peer.count("/oauth/token").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_second_tokens_are_refreshed_ahead_through_three_cycles_without_callers_waiting() {
+    let peer = Peer::start_with(serde_json::json!({ "accessTokenTTL": 5 }));
+    let endpoint = TokenEndpoint::with_http(
+        http(),
+        &peer.token_url(),
+        ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),
+    )
+    .unwrap();
+    let provider = TokenProvider::client_credentials(endpoint, ClientCredentials::new())
+        .build()
+        .unwrap();
+    let first = provider.token().await.unwrap();
+    assert_eq!(first.token().expires_in(), Duration::from_secs(5));
+    let waited_at_warmup = provider.stats().waited;
+    let started = Instant::now();
+    let mut generations = std::collections::BTreeSet::new();
+    // A steady stream of callers for 11 s: a 5 s token is refreshed every ~2.5 s.
+    while started.elapsed() < Duration::from_secs(11) {
+        let t = provider.token().await.unwrap();
+        assert!(
+            t.expires_at() > Instant::now(),
+            "an expired token was served"
+        );
+        let exp = jwt_part(t.access_token().secret(), 1)["exp"]
+            .as_u64()
+            .unwrap();
+        assert!(exp >= wall_clock_secs(), "the server's own exp has passed");
+        generations.insert(t.generation());
+        sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        generations.len() >= 4,
+        "at least three refresh cycles: {generations:?}"
+    );
+    let stats = provider.stats();
+    assert_eq!(
+        stats.waited, waited_at_warmup,
+        "no caller waited after warm-up"
+    );
+    assert_eq!(stats.fetches_failed, 0);
+    assert_eq!(peer.count("/oauth/token").await, stats.fetches_ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_refresh_tokens_survive_a_hundred_cycles_and_bursts() {
+    let peer = Peer::start_with(serde_json::json!({ "rotateRefreshToken": true }));
+    let code = peer
+        .authorize(
+            "code-client",
+            "openid read write",
+            Some("https://rs.test/rs256"),
+            None,
+        )
+        .await;
+    let endpoint = TokenEndpoint::with_http(
+        http(),
+        &peer.token_url(),
+        ClientAuth::basic("code-client", ClientSecret::new("code-secret")),
+    )
+    .unwrap();
+    let seed = endpoint
+        .exchange_code(&code, REDIRECT_URI, None)
+        .await
+        .unwrap();
+    let policy = RefreshPolicy {
+        min_fetch_interval: Duration::ZERO,
+        ..RefreshPolicy::default()
+    };
+    let provider = TokenProvider::refresh_token(endpoint, seed)
+        .unwrap()
+        .policy(policy)
+        .build()
+        .unwrap();
+    let mut last_refresh_token = String::new();
+    for cycle in 0..100 {
+        // A burst: readers and several concurrent forced refreshes; refreshes must still go one at a time.
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let p = provider.clone();
+            tasks.push(tokio::spawn(async move {
+                if i % 4 == 0 {
+                    p.refresh().await
+                } else {
+                    p.token().await
+                }
+            }));
+        }
+        for t in tasks {
+            let t = t
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+            assert_eq!(jwt_part(t.access_token().secret(), 1)["sub"], "test-user");
+        }
+        let current = provider
+            .refresh()
+            .await
+            .unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+        let rt = current.token().refresh_token().unwrap().secret().to_owned();
+        assert_ne!(
+            rt, last_refresh_token,
+            "the server rotated the refresh token"
+        );
+        last_refresh_token = rt;
+    }
+    let stats = provider.stats();
+    assert!(stats.fetches_ok >= 100, "{stats:?}");
+    assert_eq!(stats.fetches_failed, 0, "no invalid_grant: {stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_while_the_token_is_valid_fails_no_caller_and_recovers_on_the_first_good_attempt()
+{
+    let mut server = FakeTokenServer::start(10).await;
+    let endpoint = TokenEndpoint::with_http(
+        http().with_timeout(Duration::from_millis(300)),
+        &server.url(),
+        ClientAuth::basic("c", ClientSecret::new("s")),
+    )
+    .unwrap();
+    let policy = RefreshPolicy {
+        backoff_base: Duration::from_millis(100),
+        backoff_cap: Duration::from_millis(400),
+        attempt_timeout: Duration::from_millis(500),
+        min_fetch_interval: Duration::from_millis(50),
+        ..RefreshPolicy::default()
+    };
+    let provider = TokenProvider::client_credentials(endpoint, ClientCredentials::new())
+        .policy(policy)
+        .jitter(|| 1.0)
+        .build()
+        .unwrap();
+    assert_eq!(provider.token().await.unwrap().generation(), 2);
+    let start = Instant::now();
+    // The 10 s token is refreshed in the background at 5 s; the endpoint is down from 0.2 s to 7.8 s:
+    // first 503s, then refused connections, then hanging requests.
+    let plan = [
+        (0.2, Mode::Unavailable),
+        (5.8, Mode::Refuse),
+        (6.8, Mode::Hang),
+        (7.8, Mode::Ok),
+    ];
+    let mut next = 0;
+    let mut recovered_at = None;
+    while start.elapsed() < Duration::from_millis(9_000) {
+        let elapsed = start.elapsed().as_secs_f64();
+        if next < plan.len() && elapsed >= plan[next].0 {
+            server.set_mode(plan[next].1).await;
+            next += 1;
+        }
+        let t = provider
+            .token()
+            .await
+            .expect("no caller may fail while the token is valid");
+        assert!(t.expires_at() > Instant::now());
+        if t.generation() == 3 && recovered_at.is_none() {
+            recovered_at = Some(elapsed);
+        }
+        sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(next, plan.len());
+    assert!(server.hits(Mode::Unavailable) >= 2, "several 503s");
+    assert!(server.hits(Mode::Hang) >= 1, "at least one hanging attempt");
+    let stats = provider.stats();
+    assert!(stats.fetches_failed >= 4, "{stats:?}");
+    let recovered_at = recovered_at.expect("a new token after the endpoint came back");
+    assert!(recovered_at < 8.5, "recovered at {recovered_at}");
+    assert_eq!(
+        server.hits(Mode::Ok),
+        2,
+        "the first attempt after recovery succeeded"
+    );
+}
