@@ -35,6 +35,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bearer;
 pub mod error;
 pub mod http;
 pub mod metadata;

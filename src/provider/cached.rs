@@ -1,12 +1,15 @@
 //! [`CachedToken`]: what `TokenProvider::token()` hands out.
 
 use std::fmt;
+use std::sync::Weak;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::HeaderValue;
 use tokio::time::Instant;
 
+use super::TokenProvider;
 use super::policy::Schedule;
+use super::shared::Shared;
 use crate::secret::AccessToken;
 use crate::token::Token;
 
@@ -22,6 +25,9 @@ pub struct CachedToken {
     pub(crate) stale: AtomicBool,
     /// Set by `invalidate()`: the server rejected it; never serve it again.
     pub(crate) invalidated: AtomicBool,
+    /// The provider that issued it, so that a layer holding only the token can ask for a new one after
+    /// a 401 without keeping a provider handle per request.
+    pub(crate) provider: Weak<Shared>,
 }
 
 impl CachedToken {
@@ -31,8 +37,13 @@ impl CachedToken {
         generation: u64,
         schedule: Schedule,
         now: Instant,
+        provider: Weak<Shared>,
     ) -> Self {
+        // The header's bytes start out uniquely owned; the first clone converts them to a shared
+        // buffer, which allocates. Do that here, once per token, not on some request's hot path.
+        drop(header.clone());
         Self {
+            provider,
             stale: AtomicBool::new(now >= schedule.mandatory_at),
             token,
             header,
@@ -80,6 +91,13 @@ impl CachedToken {
     /// Still valid: not invalidated and not expired.
     pub(crate) fn valid_at(&self, now: Instant) -> bool {
         !self.is_invalidated() && now < self.schedule.expires_at
+    }
+
+    /// The provider that issued this token, while it is alive.
+    pub(crate) fn provider(&self) -> Option<TokenProvider> {
+        self.provider
+            .upgrade()
+            .map(|shared| TokenProvider { shared })
     }
 
     pub(crate) fn mark_stale(&self) {

@@ -69,7 +69,7 @@ use crate::token::{ClientCredentials, Token, TokenEndpoint};
 /// A shared, self-refreshing source of access tokens. Cheap to clone (`Arc` inside), `Send + Sync`.
 #[derive(Clone)]
 pub struct TokenProvider {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl fmt::Debug for TokenProvider {
@@ -150,10 +150,8 @@ impl TokenProviderBuilder {
 
     /// Builds the provider. Nothing is fetched until the first `token()` call.
     pub fn build(self) -> Result<TokenProvider, Error> {
-        let shared = Shared::new(self.source, self.seed, self.policy, self.jitter, self.hook)?;
-        Ok(TokenProvider {
-            shared: Arc::new(shared),
-        })
+        let shared = Shared::build(self.source, self.seed, self.policy, self.jitter, self.hook)?;
+        Ok(TokenProvider { shared })
     }
 }
 
@@ -231,13 +229,34 @@ impl TokenProvider {
     /// When the cached token is fresh this is a lock-free load: no lock, no allocation, no I/O.
     #[inline]
     pub async fn token(&self) -> Result<Arc<CachedToken>, Error> {
-        if let Some(t) = self.shared.current.load().as_ref()
-            && !t.stale.load(Ordering::Acquire)
-        {
-            self.shared.mark_used();
-            return Ok(Arc::clone(t));
+        match self.warm() {
+            Some(t) => Ok(t),
+            None => self.shared.acquire().await,
         }
-        self.shared.acquire().await
+    }
+
+    /// The warm path without the future: the current token when it can be taken as is.
+    #[inline]
+    pub(crate) fn warm(&self) -> Option<Arc<CachedToken>> {
+        let guard = self.shared.current.load();
+        let t = guard.as_ref()?;
+        if t.stale.load(Ordering::Acquire) {
+            return None;
+        }
+        self.shared.mark_used();
+        Some(Arc::clone(t))
+    }
+
+    /// The warm path for a caller that needs only the header value: no reference count on the token.
+    #[inline]
+    pub(crate) fn warm_header(&self) -> Option<http::HeaderValue> {
+        let guard = self.shared.current.load();
+        let t = guard.as_ref()?;
+        if t.stale.load(Ordering::Acquire) {
+            return None;
+        }
+        self.shared.mark_used();
+        Some(t.header.clone())
     }
 
     /// The current token if it is still valid (not expired, not invalidated), without fetching.

@@ -91,53 +91,55 @@ fn no_runtime() -> Error {
 }
 
 impl Shared {
-    pub(crate) fn new(
+    pub(crate) fn build(
         source: Box<dyn TokenSource>,
         seed: Option<Token>,
         policy: RefreshPolicy,
         jitter: JitterFn,
         hook: Option<PersistHook>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Arc<Self>, Error> {
         let now = Instant::now();
-        let current = match seed {
-            Some(token) => {
-                let header = token.access_token().bearer_header()?;
+        let seed = match seed {
+            Some(token) => Some((token.access_token().bearer_header()?, token)),
+            None => None,
+        };
+        Ok(Arc::new_cyclic(|weak| {
+            let current = seed.map(|(header, token)| {
                 let schedule = policy.schedule(
                     token.obtained_at(),
                     token.expires_in(),
                     token.refresh_in(),
                     jitter(),
                 );
-                let cached = CachedToken::new(token, header, 1, schedule, now);
+                let cached = CachedToken::new(token, header, 1, schedule, now, weak.clone());
                 // No timer runs yet: the first caller must take the slow path and start it.
                 cached.mark_stale();
-                Some(Arc::new(cached))
+                Arc::new(cached)
+            });
+            Self {
+                current: ArcSwapOption::new(current),
+                used: AtomicBool::new(false),
+                control: Mutex::new(Control {
+                    flight: None,
+                    generation: 1,
+                    last_fetch_at: None,
+                    failures: 0,
+                    retry_at: None,
+                    negative_until: None,
+                    last_error: None,
+                    last_forced: None,
+                    task: None,
+                    parked: false,
+                    last_seen_used: now,
+                }),
+                wake: Arc::new(Notify::new()),
+                source,
+                policy,
+                jitter,
+                hook,
+                counters: Counters::default(),
             }
-            None => None,
-        };
-        Ok(Self {
-            current: ArcSwapOption::new(current),
-            used: AtomicBool::new(false),
-            control: Mutex::new(Control {
-                flight: None,
-                generation: 1,
-                last_fetch_at: None,
-                failures: 0,
-                retry_at: None,
-                negative_until: None,
-                last_error: None,
-                last_forced: None,
-                task: None,
-                parked: false,
-                last_seen_used: now,
-            }),
-            wake: Arc::new(Notify::new()),
-            source,
-            policy,
-            jitter,
-            hook,
-            counters: Counters::default(),
-        })
+        }))
     }
 
     fn lock(&self) -> MutexGuard<'_, Control> {
@@ -369,6 +371,7 @@ impl Shared {
                     ctl.generation,
                     schedule,
                     now,
+                    Arc::downgrade(&self),
                 ));
                 self.current.store(Some(cached.clone()));
                 ctl.failures = 0;

@@ -3,6 +3,7 @@
 
 pub mod fake_as;
 pub mod peer;
+pub mod resource;
 pub mod scripted;
 
 pub use peer::Peer;

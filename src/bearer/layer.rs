@@ -1,0 +1,187 @@
+//! [`BearerLayer`] and the [`Bearer`] service.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::AUTHORIZATION;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::error::BearerError;
+use super::future::{InnerService, ResponseFuture, RetryState, slow_path};
+use super::request::BearerRequest;
+use super::select::SelectProvider;
+use crate::provider::TokenProvider;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Config {
+    pub(crate) replace_existing: bool,
+    pub(crate) retry_on_401: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            replace_existing: false,
+            retry_on_401: true,
+        }
+    }
+}
+
+/// Puts `Authorization: Bearer <token>` on every request, from a [`TokenProvider`] (or one chosen per
+/// request by a [`SelectProvider`]), and retries once after a 401 that rejected the token.
+pub struct BearerLayer<P = TokenProvider> {
+    selector: Arc<P>,
+    config: Config,
+}
+
+impl<P> Clone for BearerLayer<P> {
+    fn clone(&self) -> Self {
+        Self {
+            selector: self.selector.clone(),
+            config: self.config,
+        }
+    }
+}
+
+impl<P> fmt::Debug for BearerLayer<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerLayer")
+            .field("replace_existing", &self.config.replace_existing)
+            .field("retry_on_401", &self.config.retry_on_401)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BearerLayer<TokenProvider> {
+    /// A layer using one provider for every request.
+    pub fn new(provider: TokenProvider) -> Self {
+        Self::with_selector(provider)
+    }
+}
+
+impl<P: SelectProvider> BearerLayer<P> {
+    /// A layer choosing the provider per request (e.g. [`ByHost`](super::ByHost)).
+    pub fn with_selector(selector: P) -> Self {
+        Self {
+            selector: Arc::new(selector),
+            config: Config::default(),
+        }
+    }
+}
+
+impl<P> BearerLayer<P> {
+    /// Whether to overwrite an `Authorization` header the request already has. Default: `false` —
+    /// such requests pass through untouched.
+    pub fn replace_existing(mut self, replace: bool) -> Self {
+        self.config.replace_existing = replace;
+        self
+    }
+
+    /// Whether to handle a 401 that rejected the token — invalidate it, and retry once with a fresh
+    /// one when the request can be replayed. Default: `true`. Switched off, a 401 is returned as is
+    /// and the warm path does the least work possible: a token read and a header clone.
+    pub fn retry_on_401(mut self, retry: bool) -> Self {
+        self.config.retry_on_401 = retry;
+        self
+    }
+}
+
+impl<S, P> Layer<S> for BearerLayer<P> {
+    type Service = Bearer<S, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Bearer {
+            inner,
+            selector: self.selector.clone(),
+            config: self.config,
+        }
+    }
+}
+
+/// The service [`BearerLayer`] produces.
+pub struct Bearer<S, P = TokenProvider> {
+    inner: S,
+    selector: Arc<P>,
+    config: Config,
+}
+
+impl<S: Clone, P> Clone for Bearer<S, P> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            selector: self.selector.clone(),
+            config: self.config,
+        }
+    }
+}
+
+impl<S: fmt::Debug, P> fmt::Debug for Bearer<S, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bearer")
+            .field("inner", &self.inner)
+            .field("replace_existing", &self.config.replace_existing)
+            .field("retry_on_401", &self.config.retry_on_401)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, P> Bearer<S, P> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, P, R> Service<R> for Bearer<S, P>
+where
+    R: BearerRequest,
+    S: InnerService<R> + Clone,
+    P: SelectProvider,
+{
+    type Response = S::Response;
+    type Error = BearerError<S::Error>;
+    type Future = ResponseFuture<S, R>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(BearerError::Inner)
+    }
+
+    fn call(&mut self, mut req: R) -> Self::Future {
+        if !self.config.replace_existing && req.headers().contains_key(AUTHORIZATION) {
+            return ResponseFuture::sent(self.inner.call(req), None);
+        }
+        let selected = match self.selector.only() {
+            Some(p) => Some(p),
+            None => self.selector.select(req.host()),
+        };
+        let Some(provider) = selected else {
+            return ResponseFuture::failed(BearerError::NoProvider {
+                host: req.host().map(str::to_owned),
+            });
+        };
+        if !self.config.retry_on_401 {
+            // Nothing to do after the response: only the header is needed, not the token itself.
+            if let Some(header) = provider.warm_header() {
+                req.headers_mut().insert(AUTHORIZATION, header);
+                return ResponseFuture::sent(self.inner.call(req), None);
+            }
+        } else if let Some(token) = provider.warm() {
+            // The warm path: no boxed future; the request copy for a retry is the only extra work.
+            let replay = req.try_replay();
+            req.headers_mut()
+                .insert(AUTHORIZATION, token.header().clone());
+            let retry = RetryState {
+                token,
+                replay: replay.map(|request| Box::new((request, self.inner.clone()))),
+            };
+            return ResponseFuture::sent(self.inner.call(req), Some(retry));
+        }
+        // The token must be fetched first: take the readied service, leave a clone (tower's rule).
+        let provider = provider.clone();
+        let clone = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::boxed(slow_path(provider, ready, req, self.config))
+    }
+}

@@ -1,0 +1,130 @@
+//! [`BearerMiddleware`] for `reqwest-middleware` (feature `reqwest-middleware`).
+
+use std::sync::Arc;
+
+use http::Extensions;
+use http::header::AUTHORIZATION;
+use reqwest_middleware::{Middleware, Next, Result};
+
+use super::error::BearerError;
+use super::future::{provider_for_retry, token_rejected};
+use super::layer::Config;
+use super::select::SelectProvider;
+use crate::provider::TokenProvider;
+
+/// The same behaviour as [`BearerLayer`](super::BearerLayer), as a `reqwest_middleware::Middleware`.
+///
+/// ```
+/// # fn demo(provider: telnyx_oauth::TokenProvider) {
+/// use telnyx_oauth::bearer::BearerMiddleware;
+///
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(BearerMiddleware::new(provider))
+///     .build();
+/// # let _ = client; }
+/// ```
+pub struct BearerMiddleware {
+    selector: Arc<dyn SelectProvider>,
+    config: Config,
+}
+
+impl std::fmt::Debug for BearerMiddleware {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerMiddleware")
+            .field("replace_existing", &self.config.replace_existing)
+            .field("retry_on_401", &self.config.retry_on_401)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BearerMiddleware {
+    /// One provider for every request.
+    pub fn new(provider: TokenProvider) -> Self {
+        Self::with_selector(provider)
+    }
+
+    /// A provider chosen per request.
+    pub fn with_selector(selector: impl SelectProvider) -> Self {
+        Self {
+            selector: Arc::new(selector),
+            config: Config::default(),
+        }
+    }
+
+    /// See [`BearerLayer::replace_existing`](super::BearerLayer::replace_existing).
+    pub fn replace_existing(mut self, replace: bool) -> Self {
+        self.config.replace_existing = replace;
+        self
+    }
+
+    /// See [`BearerLayer::retry_on_401`](super::BearerLayer::retry_on_401).
+    pub fn retry_on_401(mut self, retry: bool) -> Self {
+        self.config.retry_on_401 = retry;
+        self
+    }
+}
+
+fn failed(err: BearerError<std::convert::Infallible>) -> reqwest_middleware::Error {
+    match err {
+        BearerError::Token(e) => reqwest_middleware::Error::middleware(e),
+        other => message_error(other.to_string()),
+    }
+}
+
+/// An error carrying only a message, for failures that have no error value of their own.
+fn message_error(message: String) -> reqwest_middleware::Error {
+    #[derive(Debug)]
+    struct Message(String);
+    impl std::fmt::Display for Message {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl std::error::Error for Message {}
+    reqwest_middleware::Error::middleware(Message(message))
+}
+
+#[async_trait::async_trait]
+impl Middleware for BearerMiddleware {
+    async fn handle(
+        &self,
+        mut req: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<reqwest::Response> {
+        if !self.config.replace_existing && req.headers().contains_key(AUTHORIZATION) {
+            return next.run(req, extensions).await;
+        }
+        let host = req.url().host_str().map(str::to_owned);
+        let Some(provider) = self.selector.select(host.as_deref()) else {
+            return Err(failed(BearerError::NoProvider { host }));
+        };
+        let token = provider
+            .token()
+            .await
+            .map_err(|e| failed(BearerError::Token(e)))?;
+        let replay = if self.config.retry_on_401 {
+            req.try_clone()
+        } else {
+            None
+        };
+        req.headers_mut()
+            .insert(AUTHORIZATION, token.header().clone());
+        let response = next.clone().run(req, extensions).await?;
+        if !token_rejected(response.status(), response.headers()) {
+            return Ok(response);
+        }
+        // Invalidate even when the request cannot be replayed, so the next one gets a fresh token.
+        let (Some(provider), Some(mut replay)) = (provider_for_retry(&token), replay) else {
+            return Ok(response);
+        };
+        let fresh = provider
+            .token()
+            .await
+            .map_err(|e| failed(BearerError::Token(e)))?;
+        replay
+            .headers_mut()
+            .insert(AUTHORIZATION, fresh.header().clone());
+        next.run(replay, extensions).await
+    }
+}
