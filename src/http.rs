@@ -52,9 +52,14 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client with the defaults: 10 s per attempt, 5 s to connect, 1 MiB bodies, no redirects.
     pub fn new() -> Result<Self, Error> {
+        Self::with_connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    /// Like [`new`](Self::new) with another connect timeout (the JWKS fetcher uses 2 s).
+    pub fn with_connect_timeout(connect: Duration) -> Result<Self, Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+            .connect_timeout(connect)
             .user_agent(USER_AGENT)
             .build()
             .map_err(|_| Error::config("the HTTP client could not be built (TLS backend)"))?;

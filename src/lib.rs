@@ -36,13 +36,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bearer;
+mod der;
 pub mod error;
 pub mod http;
 pub mod metadata;
 pub mod provider;
+mod random;
 pub mod secret;
 pub mod telnyx;
 pub mod token;
+pub mod verify;
 
 pub use error::{Error, ErrorClass};
 pub use http::HttpClient;

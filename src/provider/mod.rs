@@ -102,22 +102,13 @@ impl fmt::Debug for TokenProviderBuilder {
     }
 }
 
-/// A uniform draw from [0, 1) from the system CSPRNG (falls back to 0.5, i.e. half the jitter).
-fn system_jitter() -> f64 {
-    let mut bytes = [0u8; 8];
-    match aws_lc_rs::rand::fill(&mut bytes) {
-        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
-        Err(_) => 0.5,
-    }
-}
-
 impl TokenProviderBuilder {
     fn new(source: Box<dyn TokenSource>, seed: Option<Token>) -> Self {
         Self {
             source,
             seed,
             policy: RefreshPolicy::default(),
-            jitter: Arc::new(system_jitter),
+            jitter: Arc::new(crate::random::unit),
             hook: None,
         }
     }

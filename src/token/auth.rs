@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::json;
 
@@ -161,18 +161,10 @@ impl ClientAuth {
             "aud": self.assertion_audience.as_deref().unwrap_or(endpoint),
             "iat": now,
             "exp": now + ASSERTION_LIFETIME.as_secs(),
-            "jti": random_id()?,
+            "jti": crate::random::id()?,
         });
         key.sign_jwt(&claims)
     }
-}
-
-/// 128 random bits, base64url: a `jti` nobody can guess or repeat.
-pub(crate) fn random_id() -> Result<String, Error> {
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| Error::config("the system random source failed"))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value (space becomes `+`).
@@ -183,6 +175,7 @@ fn form_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn apply(auth: &ClientAuth) -> (Vec<(&'static str, String)>, HeaderMap) {
         let mut form = Vec::new();

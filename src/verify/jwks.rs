@@ -1,0 +1,490 @@
+//! The JWKS cache: lock-free reads of the current key set, refreshed ahead in the background, one
+//! shared refetch for an unknown `kid` at most once per cooldown, last known good keys through an
+//! outage up to `max_stale`, then fail closed.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use http::header;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use url::Url;
+
+use super::error::VerifyError;
+use super::keys::{VerifyingKey, ingest};
+use crate::error::Error;
+use crate::http::HttpClient;
+use crate::metadata::AuthorizationServerMetadata;
+use crate::token::SigningAlgorithm;
+
+/// A key set is fresh this long unless `Cache-Control: max-age` says otherwise (DESIGN §5).
+pub const DEFAULT_FRESH: Duration = Duration::from_secs(5 * 60);
+/// `max-age` is clamped to at least this…
+pub const MIN_FRESH: Duration = Duration::from_secs(60);
+/// …and at most this.
+pub const MAX_FRESH: Duration = Duration::from_secs(60 * 60);
+/// An unknown `kid` triggers a refetch at most this often.
+pub const DEFAULT_MISS_COOLDOWN: Duration = Duration::from_secs(30);
+/// Last known good keys keep serving this long through an outage; then verification fails closed.
+pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(12 * 60 * 60);
+/// JWKS fetch: connect timeout.
+pub const JWKS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// JWKS fetch: whole-request timeout.
+pub const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
+/// JWKS fetch: largest body read.
+pub const JWKS_MAX_BODY: usize = 64 * 1024;
+/// At most this many unknown kids are remembered between successful fetches.
+const MAX_NEGATIVE_KIDS: usize = 10_000;
+
+/// Timing of the JWKS cache. Change what you need: `JwksPolicy { miss_cooldown: …, ..Default::default() }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksPolicy {
+    /// See [`DEFAULT_FRESH`].
+    pub fresh: Duration,
+    /// See [`DEFAULT_MISS_COOLDOWN`].
+    pub miss_cooldown: Duration,
+    /// See [`DEFAULT_MAX_STALE`].
+    pub max_stale: Duration,
+}
+
+impl Default for JwksPolicy {
+    fn default() -> Self {
+        Self {
+            fresh: DEFAULT_FRESH,
+            miss_cooldown: DEFAULT_MISS_COOLDOWN,
+            max_stale: DEFAULT_MAX_STALE,
+        }
+    }
+}
+
+/// How the keys of one issuer are doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeysHealth {
+    /// Keys are loaded and fresh.
+    Loaded {
+        /// Time since the last successful fetch.
+        age: Duration,
+    },
+    /// Keys are past their freshness (a refresh is due or failing) but still served.
+    Stale {
+        /// Time since the last successful fetch.
+        age: Duration,
+    },
+    /// No usable keys: never fetched, or older than `max_stale`.
+    Unavailable,
+}
+
+pub(crate) struct KeySet {
+    keys: Vec<Arc<VerifyingKey>>,
+    fetched_at: Instant,
+    refresh_at: Instant,
+}
+
+pub(crate) enum Source {
+    Url(Url),
+    Discover(String),
+    Static,
+}
+
+type Flight = watch::Receiver<Option<bool>>;
+
+struct Control {
+    flight: Option<Flight>,
+    failures: u32,
+    next_attempt: Option<Instant>,
+    last_miss_fetch: Option<Instant>,
+    negative: HashSet<String>,
+}
+
+/// The key set of one issuer.
+pub(crate) struct JwksCache {
+    source: Source,
+    resolved: OnceLock<Url>,
+    http: HttpClient,
+    allowed: Vec<SigningAlgorithm>,
+    policy: JwksPolicy,
+    current: ArcSwapOption<KeySet>,
+    control: Mutex<Control>,
+    pub(crate) fetches: std::sync::atomic::AtomicU64,
+}
+
+impl JwksCache {
+    pub(crate) fn new(
+        source: Source,
+        http: &HttpClient,
+        allowed: Vec<SigningAlgorithm>,
+        policy: JwksPolicy,
+    ) -> Self {
+        let http = http
+            .clone()
+            .with_timeout(JWKS_TIMEOUT.min(http.timeout()))
+            .with_max_body(JWKS_MAX_BODY);
+        Self {
+            source,
+            resolved: OnceLock::new(),
+            http,
+            allowed,
+            policy,
+            current: ArcSwapOption::empty(),
+            control: Mutex::new(Control {
+                flight: None,
+                failures: 0,
+                next_attempt: None,
+                last_miss_fetch: None,
+                negative: HashSet::new(),
+            }),
+            fetches: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// A cache over a fixed JWK Set, never fetched. Fails when no key in it is usable.
+    pub(crate) fn fixed(set: &Value, allowed: Vec<SigningAlgorithm>) -> Result<Self, Error> {
+        let (keys, skipped) = ingest(set, &allowed);
+        log_skipped(&skipped);
+        if keys.is_empty() {
+            return Err(Error::config("the JWK Set has no usable verification key"));
+        }
+        let cache = Self::new(
+            Source::Static,
+            &HttpClient::from_reqwest(reqwest::Client::new()),
+            allowed,
+            JwksPolicy::default(),
+        );
+        let now = Instant::now();
+        cache.current.store(Some(Arc::new(KeySet {
+            keys,
+            fetched_at: now,
+            refresh_at: now + Duration::from_secs(100 * 365 * 24 * 3600),
+        })));
+        Ok(cache)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn health(&self) -> KeysHealth {
+        let now = Instant::now();
+        match self.current.load().as_ref() {
+            None => KeysHealth::Unavailable,
+            Some(set) => {
+                let age = now.saturating_duration_since(set.fetched_at);
+                if matches!(self.source, Source::Static) || now < set.refresh_at {
+                    KeysHealth::Loaded { age }
+                } else if age <= self.policy.max_stale {
+                    KeysHealth::Stale { age }
+                } else {
+                    KeysHealth::Unavailable
+                }
+            }
+        }
+    }
+
+    /// The key for a token's `kid` and `alg`, refetching once (shared, per cooldown) for an unknown kid.
+    pub(crate) async fn key_for(
+        self: &Arc<Self>,
+        kid: Option<&str>,
+        alg: SigningAlgorithm,
+    ) -> Result<Arc<VerifyingKey>, VerifyError> {
+        let set = self.usable_set().await?;
+        match select(&set, kid, alg) {
+            Selection::Found(key) => Ok(key),
+            Selection::Mismatch => Err(VerifyError::AlgKeyMismatch),
+            Selection::Ambiguous => Err(VerifyError::AmbiguousKey),
+            Selection::Missing => {
+                let Some(kid) = kid else {
+                    return Err(VerifyError::UnknownKey);
+                };
+                let rx = {
+                    let mut ctl = self.lock();
+                    if ctl.negative.contains(kid) || matches!(self.source, Source::Static) {
+                        return Err(VerifyError::UnknownKey);
+                    }
+                    let now = Instant::now();
+                    let cooled = ctl
+                        .last_miss_fetch
+                        .is_none_or(|t| now.duration_since(t) >= self.policy.miss_cooldown);
+                    match (&ctl.flight, cooled) {
+                        (Some(rx), _) => Some(rx.clone()),
+                        (None, true) => {
+                            ctl.last_miss_fetch = Some(now);
+                            Some(self.start_fetch(&mut ctl))
+                        }
+                        (None, false) => None,
+                    }
+                };
+                if let Some(rx) = rx {
+                    wait(rx).await;
+                }
+                let set = self.usable_set_now()?;
+                match select(&set, Some(kid), alg) {
+                    Selection::Found(key) => Ok(key),
+                    Selection::Mismatch => Err(VerifyError::AlgKeyMismatch),
+                    _ => {
+                        let mut ctl = self.lock();
+                        if ctl.negative.len() < MAX_NEGATIVE_KIDS {
+                            ctl.negative.insert(kid.to_owned());
+                        }
+                        Err(VerifyError::UnknownKey)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The current set if it may be used; starts a background refresh when one is due.
+    fn usable_set_now(self: &Arc<Self>) -> Result<Arc<KeySet>, VerifyError> {
+        let now = Instant::now();
+        let current = self.current.load_full();
+        if let Some(set) = &current
+            && now >= set.refresh_at
+            && !matches!(self.source, Source::Static)
+        {
+            let mut ctl = self.lock();
+            if ctl.flight.is_none() && ctl.next_attempt.is_none_or(|t| now >= t) {
+                self.start_fetch(&mut ctl);
+            }
+        }
+        match current {
+            Some(set)
+                if now.saturating_duration_since(set.fetched_at) <= self.policy.max_stale
+                    || matches!(self.source, Source::Static) =>
+            {
+                Ok(set)
+            }
+            _ => Err(VerifyError::KeysUnavailable {
+                retry_after: self.retry_after(now),
+            }),
+        }
+    }
+
+    /// Like [`usable_set_now`](Self::usable_set_now), but with no keys at all it waits for a fetch
+    /// (bounded by the fetch timeout) before failing closed.
+    async fn usable_set(self: &Arc<Self>) -> Result<Arc<KeySet>, VerifyError> {
+        match self.usable_set_now() {
+            Ok(set) => Ok(set),
+            Err(e) => {
+                let rx = {
+                    let mut ctl = self.lock();
+                    let now = Instant::now();
+                    match &ctl.flight {
+                        Some(rx) => Some(rx.clone()),
+                        None if ctl.next_attempt.is_none_or(|t| now >= t) => {
+                            Some(self.start_fetch(&mut ctl))
+                        }
+                        None => None,
+                    }
+                };
+                match rx {
+                    Some(rx) => {
+                        wait(rx).await;
+                        self.usable_set_now()
+                    }
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
+    fn retry_after(&self, now: Instant) -> Duration {
+        let ctl = self.lock();
+        ctl.next_attempt
+            .map(|t| t.saturating_duration_since(now))
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_secs(1))
+    }
+
+    fn start_fetch(self: &Arc<Self>, ctl: &mut Control) -> Flight {
+        let (tx, rx) = watch::channel(None);
+        ctl.flight = Some(rx.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(self.clone().fly(tx));
+            }
+            Err(_) => {
+                ctl.flight = None;
+                let _ = tx.send(Some(false));
+            }
+        }
+        rx
+    }
+
+    /// One fetch, as its own task so that a caller giving up does not cancel it.
+    async fn fly(self: Arc<Self>, tx: watch::Sender<Option<bool>>) {
+        let started = Instant::now();
+        let result = self.fetch_once().await;
+        let now = Instant::now();
+        let mut ctl = self.lock();
+        let ok = match result {
+            Ok((keys, fresh)) => {
+                self.current.store(Some(Arc::new(KeySet {
+                    keys,
+                    fetched_at: now,
+                    refresh_at: now + fresh,
+                })));
+                ctl.failures = 0;
+                ctl.next_attempt = None;
+                ctl.negative.clear();
+                tracing::debug!(
+                    elapsed_ms = now.duration_since(started).as_millis() as u64,
+                    "JWKS fetched"
+                );
+                true
+            }
+            Err(err) => {
+                ctl.failures = ctl.failures.saturating_add(1);
+                // Backoff while failing: 1 s doubling, at most the cooldown, with jitter in [½, 1].
+                let ceiling = Duration::from_secs(1u64 << ctl.failures.min(10).saturating_sub(1))
+                    .min(self.policy.miss_cooldown.max(Duration::from_secs(1)));
+                let jitter = 0.5 + crate::random::unit() / 2.0;
+                ctl.next_attempt = Some(now + ceiling.mul_f64(jitter));
+                tracing::warn!(error = %err, failures = ctl.failures, "JWKS fetch failed; keeping the last good keys");
+                false
+            }
+        };
+        ctl.flight = None;
+        let _ = tx.send(Some(ok));
+    }
+
+    /// The eager first fetch at build time; reports its error so the caller can fail fast.
+    pub(crate) async fn prime(self: &Arc<Self>) -> Result<(), Error> {
+        if matches!(self.source, Source::Static) {
+            return Ok(());
+        }
+        match self.fetch_once().await {
+            Ok((keys, fresh)) => {
+                let now = Instant::now();
+                self.current.store(Some(Arc::new(KeySet {
+                    keys,
+                    fetched_at: now,
+                    refresh_at: now + fresh,
+                })));
+                Ok(())
+            }
+            Err(e) => {
+                let mut ctl = self.lock();
+                ctl.failures = 1;
+                ctl.next_attempt = Some(Instant::now() + Duration::from_secs(1));
+                Err(e)
+            }
+        }
+    }
+
+    async fn url(&self) -> Result<Url, Error> {
+        if let Some(u) = self.resolved.get() {
+            return Ok(u.clone());
+        }
+        let url = match &self.source {
+            Source::Url(u) => u.clone(),
+            Source::Discover(issuer) => AuthorizationServerMetadata::discover(&self.http, issuer)
+                .await?
+                .jwks_url(&self.http)?,
+            Source::Static => return Err(Error::config("a fixed key set is never fetched")),
+        };
+        let _ = self.resolved.set(url.clone());
+        Ok(url)
+    }
+
+    async fn fetch_once(&self) -> Result<(Vec<Arc<VerifyingKey>>, Duration), Error> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let url = self.url().await?;
+        let request = self
+            .http
+            .reqwest()
+            .get(url.clone())
+            .header(header::ACCEPT, "application/jwk-set+json, application/json");
+        let response = self.http.send(&url, request).await?;
+        if response.status != http::StatusCode::OK {
+            return Err(response.error());
+        }
+        let document = response.json_value()?;
+        let (keys, skipped) = ingest(&document, &self.allowed);
+        log_skipped(&skipped);
+        if keys.is_empty() {
+            return Err(Error::config("the JWKS has no usable verification key"));
+        }
+        let fresh = max_age(&response.headers).unwrap_or(self.policy.fresh);
+        Ok((keys, fresh))
+    }
+}
+
+fn log_skipped(skipped: &[super::keys::Skipped]) {
+    for s in skipped {
+        tracing::info!(kid = ?s.kid, reason = s.reason, "JWKS key skipped");
+    }
+}
+
+/// `Cache-Control: max-age`, clamped to [`MIN_FRESH`, `MAX_FRESH`]; `no-cache`/`no-store` → the minimum.
+fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::CACHE_CONTROL)?.to_str().ok()?;
+    let mut found = None;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-cache" || lower == "no-store" {
+            return Some(MIN_FRESH);
+        }
+        if let Some(v) = lower.strip_prefix("max-age=") {
+            found = v
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
+        }
+    }
+    found.map(|d| d.clamp(MIN_FRESH, MAX_FRESH))
+}
+
+enum Selection {
+    Found(Arc<VerifyingKey>),
+    Missing,
+    Mismatch,
+    Ambiguous,
+}
+
+fn select(set: &KeySet, kid: Option<&str>, alg: SigningAlgorithm) -> Selection {
+    match kid {
+        Some(kid) => match set.keys.iter().find(|k| k.kid.as_deref() == Some(kid)) {
+            Some(k) if k.accepts(alg) => Selection::Found(k.clone()),
+            Some(_) => Selection::Mismatch,
+            None => Selection::Missing,
+        },
+        None => {
+            let mut fitting = set.keys.iter().filter(|k| k.accepts(alg));
+            match (fitting.next(), fitting.next()) {
+                (Some(k), None) => Selection::Found(k.clone()),
+                (Some(_), Some(_)) => Selection::Ambiguous,
+                (None, _) => Selection::Missing,
+            }
+        }
+    }
+}
+
+async fn wait(mut rx: Flight) {
+    let _ = rx.wait_for(Option::is_some).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn cache_control_max_age_is_clamped() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::CACHE_CONTROL, HeaderValue::from_str(v).unwrap());
+            max_age(&m)
+        };
+        assert_eq!(h("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(h("max-age=5"), Some(MIN_FRESH));
+        assert_eq!(h("max-age=999999"), Some(MAX_FRESH));
+        assert_eq!(h("no-store"), Some(MIN_FRESH));
+        assert_eq!(h("public"), None);
+        assert_eq!(max_age(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,287 @@
+//! Strict parsing of a compact JWS, before any signature work: size, segments, canonical base64url,
+//! JSON objects without duplicate members, and the header members this verifier refuses.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::error::VerifyError;
+use crate::token::SigningAlgorithm;
+
+/// Largest token accepted, before decoding (DESIGN §5).
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Longest `kid` looked up; a longer one is refused without a lookup.
+const MAX_KID_CHARS: usize = 256;
+
+/// A JSON object parsed with duplicate member names refused.
+pub(crate) struct UniqueObject(pub(crate) Map<String, Value>);
+
+const DUPLICATE: &str = "duplicate member";
+
+impl<'de> Deserialize<'de> for UniqueObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueObject, A::Error> {
+                let mut map = Map::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    if map.contains_key(&key) {
+                        return Err(de::Error::custom(DUPLICATE));
+                    }
+                    let value: Value = access.next_value()?;
+                    map.insert(key, value);
+                }
+                Ok(UniqueObject(map))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn decode_object(segment: &str) -> Result<Map<String, Value>, VerifyError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| VerifyError::Base64)?;
+    serde_json::from_slice::<UniqueObject>(&bytes)
+        .map(|o| o.0)
+        .map_err(|e| {
+            if e.to_string().starts_with(DUPLICATE) {
+                VerifyError::DuplicateMember
+            } else {
+                VerifyError::NotJsonObject
+            }
+        })
+}
+
+/// The header members that matter, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Header {
+    pub(crate) alg: SigningAlgorithm,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+}
+
+/// A parsed, not yet verified, compact JWS.
+pub(crate) struct Jws<'a> {
+    pub(crate) header: Header,
+    pub(crate) claims: Map<String, Value>,
+    /// `base64url(header) . base64url(payload)`: what the signature covers.
+    pub(crate) signing_input: &'a [u8],
+    pub(crate) signature: Vec<u8>,
+}
+
+/// Parses `token` strictly. `allowed` are the algorithms this verifier accepts.
+pub(crate) fn parse<'a>(
+    token: &'a str,
+    max_bytes: usize,
+    allowed: &[SigningAlgorithm],
+) -> Result<Jws<'a>, VerifyError> {
+    if token.len() > max_bytes {
+        return Err(VerifyError::TooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Segments);
+    };
+    if h.is_empty() || p.is_empty() || s.is_empty() {
+        return Err(VerifyError::Segments);
+    }
+    let header_map = decode_object(h)?;
+    let header = check_header(&header_map, allowed)?;
+    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| VerifyError::Base64)?;
+    let claims = decode_object(p)?;
+    Ok(Jws {
+        header,
+        claims,
+        signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
+        signature,
+    })
+}
+
+fn check_header(
+    header: &Map<String, Value>,
+    allowed: &[SigningAlgorithm],
+) -> Result<Header, VerifyError> {
+    let alg = match header.get("alg") {
+        Some(Value::String(a)) if a.eq_ignore_ascii_case("none") => {
+            return Err(VerifyError::AlgNone);
+        }
+        Some(Value::String(a)) => SigningAlgorithm::parse(a)
+            .filter(|a| allowed.contains(a))
+            .ok_or(VerifyError::AlgNotAllowed)?,
+        _ => return Err(VerifyError::AlgNotAllowed),
+    };
+    // RFC 7515 §4.1.11: every name in crit must be understood; this verifier understands none.
+    if header.contains_key("crit") {
+        return Err(VerifyError::Crit);
+    }
+    for refused in ["b64", "zip", "enc"] {
+        if header.contains_key(refused) {
+            return Err(VerifyError::UnsupportedHeader(refused));
+        }
+    }
+    if let Some(cty) = header.get("cty") {
+        match cty {
+            Value::String(c) if c.eq_ignore_ascii_case("jwt") => {
+                return Err(VerifyError::UnsupportedHeader("cty"));
+            }
+            Value::String(_) => {}
+            _ => return Err(VerifyError::UnsupportedHeader("cty")),
+        }
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) if k.chars().count() <= MAX_KID_CHARS => Some(k.clone()),
+        Some(_) => return Err(VerifyError::InvalidKid),
+    };
+    let typ = match header.get("typ") {
+        None => None,
+        Some(Value::String(t)) => Some(t.clone()),
+        Some(_) => return Err(VerifyError::Typ),
+    };
+    // `jwk`, `jku`, `x5u` and `x5c` are never used to find a key: they are simply not read.
+    Ok(Header { alg, kid, typ })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn token(header: &str, payload: &str) -> String {
+        format!("{}.{}.{}", b64(header), b64(payload), b64("sig"))
+    }
+
+    const ALL: &[SigningAlgorithm] = &[SigningAlgorithm::RS256, SigningAlgorithm::ES256];
+
+    fn err(t: &str) -> VerifyError {
+        parse(t, DEFAULT_MAX_TOKEN_BYTES, ALL)
+            .err()
+            .expect("refused")
+    }
+
+    #[test]
+    fn structure() {
+        assert!(parse(&token(r#"{"alg":"RS256"}"#, "{}"), 100_000, ALL).is_ok());
+        assert_eq!(err("a.b"), VerifyError::Segments);
+        assert_eq!(err("a.b.c.d"), VerifyError::Segments);
+        assert_eq!(err("a.b.c.d.e"), VerifyError::Segments);
+        assert_eq!(err(".b.c"), VerifyError::Segments);
+        assert_eq!(err(&"a".repeat(20_000)), VerifyError::TooLarge);
+    }
+
+    #[test]
+    fn canonical_base64url_only() {
+        let good = token(r#"{"alg":"RS256"}"#, "{}");
+        for bad in [
+            format!("{good}="),
+            good.replace('.', ". "),
+            format!("{}+", good),
+            format!("{}/", good),
+        ] {
+            assert!(
+                matches!(err(&bad), VerifyError::Base64 | VerifyError::Segments),
+                "{bad}"
+            );
+        }
+        // "c2lnZ" has non-zero trailing bits where "c2lnZQ" is canonical.
+        let (hp, _) = good.rsplit_once('.').unwrap();
+        assert_eq!(err(&format!("{hp}.c2lnZR")), VerifyError::Base64);
+    }
+
+    #[test]
+    fn json_objects_without_duplicates() {
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256","alg":"none"}"#, "{}")),
+            VerifyError::DuplicateMember
+        );
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256"}"#, r#"{"exp":1,"exp":2}"#)),
+            VerifyError::DuplicateMember
+        );
+        assert_eq!(err(&token(r#"["alg"]"#, "{}")), VerifyError::NotJsonObject);
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256"}"#, "not json")),
+            VerifyError::NotJsonObject
+        );
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256"}"#, "{} {}")),
+            VerifyError::NotJsonObject
+        );
+    }
+
+    #[test]
+    fn header_rules() {
+        for none in ["none", "None", "NONE", "nOnE"] {
+            assert_eq!(
+                err(&token(&format!(r#"{{"alg":"{none}"}}"#), "{}")),
+                VerifyError::AlgNone
+            );
+        }
+        assert_eq!(
+            err(&token(r#"{"alg":"HS256"}"#, "{}")),
+            VerifyError::AlgNotAllowed
+        );
+        assert_eq!(
+            err(&token(r#"{"alg":"rs256"}"#, "{}")),
+            VerifyError::AlgNotAllowed
+        );
+        assert_eq!(err(&token(r#"{}"#, "{}")), VerifyError::AlgNotAllowed);
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256","crit":["exp"],"exp":1}"#, "{}")),
+            VerifyError::Crit
+        );
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256","crit":[]}"#, "{}")),
+            VerifyError::Crit
+        );
+        assert_eq!(
+            err(&token(
+                r#"{"alg":"RS256","b64":false,"crit":["b64"]}"#,
+                "{}"
+            )),
+            VerifyError::Crit
+        );
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256","b64":false}"#, "{}")),
+            VerifyError::UnsupportedHeader("b64")
+        );
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256","zip":"DEF"}"#, "{}")),
+            VerifyError::UnsupportedHeader("zip")
+        );
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256","enc":"A128GCM"}"#, "{}")),
+            VerifyError::UnsupportedHeader("enc")
+        );
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256","cty":"jwt"}"#, "{}")),
+            VerifyError::UnsupportedHeader("cty")
+        );
+        assert_eq!(
+            err(&token(r#"{"alg":"RS256","kid":7}"#, "{}")),
+            VerifyError::InvalidKid
+        );
+        let long = format!(r#"{{"alg":"RS256","kid":"{}"}}"#, "k".repeat(300));
+        assert_eq!(err(&token(&long, "{}")), VerifyError::InvalidKid);
+        let t = token(
+            r#"{"alg":"ES256","kid":"k1","typ":"at+jwt","jku":"https://evil"}"#,
+            "{}",
+        );
+        let ok = parse(&t, 100_000, ALL).unwrap();
+        assert_eq!(ok.header.kid.as_deref(), Some("k1"));
+        assert_eq!(ok.header.typ.as_deref(), Some("at+jwt"));
+    }
+}

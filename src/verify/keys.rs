@@ -1,0 +1,268 @@
+//! Turning a JWK Set into verification keys, each parsed once into an aws-lc-rs key object.
+//!
+//! A key is skipped — never failing the rest of the set — when its `use` is not `sig`, its `key_ops`
+//! lack `verify`, it is symmetric (`oct`), it carries private members, it is an RSA key under 2048 or
+//! over 8192 bits or with an unusual exponent, its EC point is not on its curve, or its type, curve or
+//! algorithm is not supported.
+
+use std::sync::Arc;
+
+use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+use crate::der::rsa_public_key_der;
+use crate::token::SigningAlgorithm;
+
+/// What kind of key, which decides the algorithms it can verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+}
+
+impl KeyKind {
+    fn algorithms(self) -> &'static [SigningAlgorithm] {
+        use SigningAlgorithm::*;
+        match self {
+            KeyKind::Rsa => &[RS256, RS384, RS512, PS256, PS384, PS512],
+            KeyKind::P256 => &[ES256],
+            KeyKind::P384 => &[ES384],
+            KeyKind::Ed25519 => &[EdDSA],
+        }
+    }
+}
+
+fn verification(alg: SigningAlgorithm) -> Option<&'static dyn VerificationAlgorithm> {
+    use SigningAlgorithm::*;
+    Some(match alg {
+        RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        EdDSA => &signature::ED25519,
+        HS256 | HS384 | HS512 => return None,
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    })
+}
+
+/// A verification key: its `kid`, its declared `alg` (if any), and one parsed key per algorithm it may
+/// verify under this verifier's allowed set.
+pub(crate) struct VerifyingKey {
+    pub(crate) kid: Option<String>,
+    pub(crate) kind: KeyKind,
+    parsed: Vec<(SigningAlgorithm, ParsedPublicKey)>,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("kid", &self.kid)
+            .field("kind", &self.kind)
+            .field(
+                "algorithms",
+                &self.parsed.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl VerifyingKey {
+    /// Whether this key may verify `alg` (its declared `alg`, or its type's algorithms).
+    pub(crate) fn accepts(&self, alg: SigningAlgorithm) -> bool {
+        self.parsed.iter().any(|(a, _)| *a == alg)
+    }
+
+    /// Verifies `signature` over `message` with `alg`; false when the key does not accept `alg`.
+    pub(crate) fn verify(&self, alg: SigningAlgorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.parsed
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .is_some_and(|(_, key)| key.verify_sig(message, signature).is_ok())
+    }
+}
+
+/// Why a key was left out of the set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Skipped {
+    pub(crate) kid: Option<String>,
+    pub(crate) reason: &'static str,
+}
+
+/// Members that only private (or symmetric) keys have.
+const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+fn b64(key: &Map<String, Value>, name: &str) -> Result<Vec<u8>, &'static str> {
+    let text = key
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or("a required member is missing")?;
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| "a member is not base64url")
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+    &b[start..]
+}
+
+/// Ingests one JWK; `Err` says why it was skipped.
+fn ingest_one(
+    key: &Map<String, Value>,
+    allowed: &[SigningAlgorithm],
+) -> Result<VerifyingKey, &'static str> {
+    if let Some(u) = key.get("use")
+        && u.as_str() != Some("sig")
+    {
+        return Err("`use` is not `sig`");
+    }
+    if let Some(ops) = key.get("key_ops") {
+        let verify = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|o| o.as_str() == Some("verify")));
+        if !verify {
+            return Err("`key_ops` does not include `verify`");
+        }
+    }
+    if PRIVATE_MEMBERS.iter().any(|m| key.contains_key(*m)) {
+        return Err("it carries private or symmetric key material");
+    }
+    let declared = match key.get("alg") {
+        None => None,
+        Some(Value::String(a)) => {
+            Some(SigningAlgorithm::parse(a).ok_or("its `alg` is not supported")?)
+        }
+        Some(_) => return Err("its `alg` is not a string"),
+    };
+    let kid = match key.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.clone()),
+        Some(_) => return Err("its `kid` is not a string"),
+    };
+    let crv = key.get("crv").and_then(Value::as_str);
+    let (kind, public): (KeyKind, Vec<u8>) = match key.get("kty").and_then(Value::as_str) {
+        Some("RSA") => {
+            let (n, e) = (b64(key, "n")?, b64(key, "e")?);
+            let (n, e) = (strip_zeros(&n), strip_zeros(&e));
+            let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+            if !(2048..=8192).contains(&bits) {
+                return Err("its RSA modulus is not 2048 to 8192 bits");
+            }
+            let exponent = e.iter().fold(0u64, |acc, &b| {
+                acc.saturating_mul(256).saturating_add(b as u64)
+            });
+            if e.len() > 4 || exponent < 3 || exponent % 2 == 0 {
+                return Err("its RSA exponent is unusual");
+            }
+            (KeyKind::Rsa, rsa_public_key_der(n, e))
+        }
+        Some("EC") => {
+            let (kind, size) = match crv {
+                Some("P-256") => (KeyKind::P256, 32),
+                Some("P-384") => (KeyKind::P384, 48),
+                _ => return Err("its curve is not supported"),
+            };
+            let (x, y) = (b64(key, "x")?, b64(key, "y")?);
+            if x.len() != size || y.len() != size {
+                return Err("its EC coordinates have the wrong length");
+            }
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            (kind, point)
+        }
+        Some("OKP") => {
+            if crv != Some("Ed25519") {
+                return Err("its curve is not supported");
+            }
+            let x = b64(key, "x")?;
+            if x.len() != 32 {
+                return Err("its Ed25519 key has the wrong length");
+            }
+            (KeyKind::Ed25519, x)
+        }
+        Some("oct") => return Err("it is a symmetric key"),
+        _ => return Err("its key type is not supported"),
+    };
+    let candidates: Vec<SigningAlgorithm> = match declared {
+        Some(a) if kind.algorithms().contains(&a) => vec![a],
+        Some(_) => return Err("its `alg` does not fit its key type"),
+        None => kind.algorithms().to_vec(),
+    };
+    let mut parsed = Vec::new();
+    for alg in candidates.into_iter().filter(|a| allowed.contains(a)) {
+        let Some(v) = verification(alg) else { continue };
+        // Parsing validates the key: an EC point off its curve or a malformed RSA key fails here.
+        let key = ParsedPublicKey::new(v, &public).map_err(|_| "its key material is invalid")?;
+        parsed.push((alg, key));
+    }
+    if parsed.is_empty() {
+        return Err("none of its algorithms is allowed");
+    }
+    Ok(VerifyingKey { kid, kind, parsed })
+}
+
+/// Ingests a JWK Set document. Returns the usable keys and what was skipped. Keys sharing a `kid` are
+/// ambiguous: all of them are skipped.
+pub(crate) fn ingest(
+    set: &Value,
+    allowed: &[SigningAlgorithm],
+) -> (Vec<Arc<VerifyingKey>>, Vec<Skipped>) {
+    let mut keys = Vec::new();
+    let mut skipped = Vec::new();
+    let Some(items) = set.get("keys").and_then(Value::as_array) else {
+        skipped.push(Skipped {
+            kid: None,
+            reason: "the document has no `keys` array",
+        });
+        return (keys, skipped);
+    };
+    for item in items.iter().take(100) {
+        let Some(obj) = item.as_object() else {
+            skipped.push(Skipped {
+                kid: None,
+                reason: "a key is not a JSON object",
+            });
+            continue;
+        };
+        match ingest_one(obj, allowed) {
+            Ok(k) => keys.push(Arc::new(k)),
+            Err(reason) => skipped.push(Skipped {
+                kid: obj.get("kid").and_then(Value::as_str).map(str::to_owned),
+                reason,
+            }),
+        }
+    }
+    let mut dup_kids: Vec<String> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        if let Some(kid) = &k.kid
+            && keys[i + 1..].iter().any(|o| o.kid.as_ref() == Some(kid))
+            && !dup_kids.contains(kid)
+        {
+            dup_kids.push(kid.clone());
+        }
+    }
+    if !dup_kids.is_empty() {
+        keys.retain(|k| {
+            let dup = k.kid.as_ref().is_some_and(|kid| dup_kids.contains(kid));
+            if dup {
+                skipped.push(Skipped {
+                    kid: k.kid.clone(),
+                    reason: "another key has the same `kid`",
+                });
+            }
+            !dup
+        });
+    }
+    (keys, skipped)
+}

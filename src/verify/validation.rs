@@ -1,0 +1,345 @@
+//! Claim validation (RFC 7519 §4.1, RFC 9068): time claims, issuer, audience, type profile, `cnf`,
+//! and scopes.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::error::VerifyError;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat` (DESIGN §5).
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+
+/// Which `typ` header values are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TypProfile {
+    /// Absent, `JWT`, `at+jwt` or `application/at+jwt` (any casing): what most servers issue.
+    #[default]
+    Compat,
+    /// RFC 9068 strictly: `at+jwt` (or `application/at+jwt`) and its required claims
+    /// (`iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`).
+    Strict,
+}
+
+pub(crate) fn check_typ(typ: Option<&str>, profile: TypProfile) -> Result<(), VerifyError> {
+    let at_jwt =
+        |t: &str| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt");
+    let ok = match (profile, typ) {
+        (TypProfile::Compat, None) => true,
+        (TypProfile::Compat, Some(t)) => at_jwt(t) || t.eq_ignore_ascii_case("jwt"),
+        (TypProfile::Strict, Some(t)) => at_jwt(t),
+        (TypProfile::Strict, None) => false,
+    };
+    if ok { Ok(()) } else { Err(VerifyError::Typ) }
+}
+
+/// The registered claims, checked and copied out of the payload.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StandardClaims {
+    /// `iss`
+    pub iss: String,
+    /// `sub`
+    pub sub: Option<String>,
+    /// `aud`, as a list (a single string becomes one element).
+    pub aud: Vec<String>,
+    /// `exp`, seconds since the epoch.
+    pub exp: f64,
+    /// `nbf`
+    pub nbf: Option<f64>,
+    /// `iat`
+    pub iat: Option<f64>,
+    /// `jti`
+    pub jti: Option<String>,
+    /// `client_id` (RFC 9068)
+    pub client_id: Option<String>,
+}
+
+fn number(claims: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, VerifyError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|v| v.is_finite())
+            .map(Some)
+            .ok_or(VerifyError::InvalidClaim(name)),
+        Some(_) => Err(VerifyError::InvalidClaim(name)),
+    }
+}
+
+fn string(claims: &Map<String, Value>, name: &'static str) -> Result<Option<String>, VerifyError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(VerifyError::InvalidClaim(name)),
+    }
+}
+
+/// What the validator needs to know.
+pub(crate) struct Rules<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) audiences: &'a [String],
+    pub(crate) leeway: f64,
+    pub(crate) now: f64,
+    pub(crate) profile: TypProfile,
+}
+
+pub(crate) fn validate(
+    claims: &Map<String, Value>,
+    rules: &Rules<'_>,
+) -> Result<StandardClaims, VerifyError> {
+    let exp = number(claims, "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
+    if rules.now >= exp + rules.leeway {
+        return Err(VerifyError::Expired);
+    }
+    let nbf = number(claims, "nbf")?;
+    if nbf.is_some_and(|nbf| rules.now + rules.leeway < nbf) {
+        return Err(VerifyError::NotYetValid);
+    }
+    let iat = number(claims, "iat")?;
+    if iat.is_some_and(|iat| iat > rules.now + rules.leeway) {
+        return Err(VerifyError::IssuedInFuture);
+    }
+    let iss = match claims.get("iss") {
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(VerifyError::InvalidClaim("iss")),
+        None => return Err(VerifyError::MissingClaim("iss")),
+    };
+    if iss != rules.issuer {
+        return Err(VerifyError::IssuerMismatch);
+    }
+    let aud = match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or(VerifyError::InvalidClaim("aud"))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(VerifyError::InvalidClaim("aud")),
+        None => return Err(VerifyError::MissingClaim("aud")),
+    };
+    if !aud.iter().any(|a| rules.audiences.iter().any(|c| c == a)) {
+        return Err(VerifyError::AudienceMismatch);
+    }
+    if claims.contains_key("cnf") {
+        return Err(VerifyError::SenderConstrained);
+    }
+    let standard = StandardClaims {
+        iss,
+        sub: string(claims, "sub")?,
+        aud,
+        exp,
+        nbf,
+        iat,
+        jti: string(claims, "jti")?,
+        client_id: string(claims, "client_id")?,
+    };
+    if rules.profile == TypProfile::Strict {
+        if standard.sub.is_none() {
+            return Err(VerifyError::MissingClaim("sub"));
+        }
+        if standard.client_id.is_none() {
+            return Err(VerifyError::MissingClaim("client_id"));
+        }
+        if standard.iat.is_none() {
+            return Err(VerifyError::MissingClaim("iat"));
+        }
+        if standard.jti.is_none() {
+            return Err(VerifyError::MissingClaim("jti"));
+        }
+    }
+    Ok(standard)
+}
+
+/// Scopes from `scope` (space-separated, RFC 8693 §4.2 / RFC 9068 §2.2.3) and, when enabled, `scp`
+/// (a string or an array of strings).
+pub(crate) fn scopes(
+    claims: &Map<String, Value>,
+    accept_scp: bool,
+) -> Result<Vec<String>, VerifyError> {
+    let mut out: Vec<String> = match claims.get("scope") {
+        None => Vec::new(),
+        Some(Value::String(s)) => s
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Some(_) => return Err(VerifyError::InvalidClaim("scope")),
+    };
+    if accept_scp {
+        match claims.get("scp") {
+            None => {}
+            Some(Value::String(s)) => {
+                out.extend(s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned))
+            }
+            Some(Value::Array(items)) => {
+                for item in items {
+                    out.push(
+                        item.as_str()
+                            .ok_or(VerifyError::InvalidClaim("scp"))?
+                            .to_owned(),
+                    );
+                }
+            }
+            Some(_) => return Err(VerifyError::InvalidClaim("scp")),
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules(now: f64) -> Rules<'static> {
+        static AUD: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        Rules {
+            issuer: "https://as.example",
+            audiences: AUD.get_or_init(|| vec!["api".to_owned()]),
+            leeway: 30.0,
+            now,
+            profile: TypProfile::Compat,
+        }
+    }
+
+    fn check(claims: Value) -> Result<StandardClaims, VerifyError> {
+        validate(claims.as_object().unwrap(), &rules(1000.0))
+    }
+
+    fn base() -> Value {
+        json!({"iss": "https://as.example", "aud": "api", "exp": 2000, "sub": "s"})
+    }
+
+    fn with(key: &str, value: Value) -> Value {
+        let mut v = base();
+        v[key] = value;
+        v
+    }
+
+    #[test]
+    fn time_claims_with_leeway() {
+        assert!(check(base()).is_ok());
+        assert!(check(with("exp", json!(1000.5))).is_ok());
+        assert!(check(with("exp", json!(971))).is_ok(), "within leeway");
+        assert_eq!(
+            check(with("exp", json!(970))).unwrap_err(),
+            VerifyError::Expired
+        );
+        assert_eq!(
+            check(with("exp", json!(-1))).unwrap_err(),
+            VerifyError::Expired
+        );
+        assert!(check(with("exp", json!(1e300))).is_ok());
+        assert_eq!(
+            check(with("exp", json!("2000"))).unwrap_err(),
+            VerifyError::InvalidClaim("exp")
+        );
+        assert_eq!(
+            check(with("exp", json!(true))).unwrap_err(),
+            VerifyError::InvalidClaim("exp")
+        );
+        let mut no_exp = base();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        assert_eq!(check(no_exp).unwrap_err(), VerifyError::MissingClaim("exp"));
+        assert!(check(with("nbf", json!(1030))).is_ok());
+        assert_eq!(
+            check(with("nbf", json!(1031))).unwrap_err(),
+            VerifyError::NotYetValid
+        );
+        assert_eq!(
+            check(with("nbf", json!(1e300))).unwrap_err(),
+            VerifyError::NotYetValid
+        );
+        assert_eq!(
+            check(with("nbf", json!("1"))).unwrap_err(),
+            VerifyError::InvalidClaim("nbf")
+        );
+        assert_eq!(
+            check(with("iat", json!(1031))).unwrap_err(),
+            VerifyError::IssuedInFuture
+        );
+        assert!(check(with("iat", json!(-5))).is_ok());
+        assert_eq!(
+            check(with("iat", json!(false))).unwrap_err(),
+            VerifyError::InvalidClaim("iat")
+        );
+    }
+
+    #[test]
+    fn issuer_and_audience() {
+        assert_eq!(
+            check(with("iss", json!(["https://as.example"]))).unwrap_err(),
+            VerifyError::InvalidClaim("iss")
+        );
+        assert_eq!(
+            check(with("iss", json!("https://as.example/"))).unwrap_err(),
+            VerifyError::IssuerMismatch
+        );
+        assert!(check(with("aud", json!(["other", "api"]))).is_ok());
+        assert_eq!(
+            check(with("aud", json!([]))).unwrap_err(),
+            VerifyError::InvalidClaim("aud")
+        );
+        assert_eq!(
+            check(with("aud", json!(7))).unwrap_err(),
+            VerifyError::InvalidClaim("aud")
+        );
+        assert_eq!(
+            check(with("aud", json!(["api", 7]))).unwrap_err(),
+            VerifyError::InvalidClaim("aud")
+        );
+        assert_eq!(
+            check(with("aud", json!("API"))).unwrap_err(),
+            VerifyError::AudienceMismatch
+        );
+        assert_eq!(
+            check(with("cnf", json!({"jkt": "x"}))).unwrap_err(),
+            VerifyError::SenderConstrained
+        );
+    }
+
+    #[test]
+    fn typ_profiles() {
+        for ok in [
+            None,
+            Some("JWT"),
+            Some("jwt"),
+            Some("at+jwt"),
+            Some("application/AT+JWT"),
+        ] {
+            assert!(check_typ(ok, TypProfile::Compat).is_ok(), "{ok:?}");
+        }
+        for bad in ["dpop+jwt", "logout+jwt", "secevent+jwt", "JOSE"] {
+            assert_eq!(
+                check_typ(Some(bad), TypProfile::Compat),
+                Err(VerifyError::Typ)
+            );
+        }
+        assert!(check_typ(Some("at+jwt"), TypProfile::Strict).is_ok());
+        assert_eq!(
+            check_typ(Some("JWT"), TypProfile::Strict),
+            Err(VerifyError::Typ)
+        );
+        assert_eq!(check_typ(None, TypProfile::Strict), Err(VerifyError::Typ));
+    }
+
+    #[test]
+    fn scopes_from_scope_and_scp() {
+        let c = json!({"scope": "read  write", "scp": ["admin", "read"]});
+        assert_eq!(
+            scopes(c.as_object().unwrap(), false).unwrap(),
+            ["read", "write"]
+        );
+        assert_eq!(
+            scopes(c.as_object().unwrap(), true).unwrap(),
+            ["admin", "read", "write"]
+        );
+        assert!(scopes(json!({"scope": ["a"]}).as_object().unwrap(), false).is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! The hostile-input catalogue (DESIGN §5): every token minted by an independent implementation
+//! (`tests/interop/mint-hostile.mjs`: jose and Node's OpenSSL), each with the outcome it must get.
+
+use serde_json::Value;
+use telnyx_oauth::verify::{TypProfile, Verifier, VerifyError};
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/verify/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+async fn verifier(profile: TypProfile) -> Verifier {
+    let tokens = fixture("tokens.json");
+    let now = tokens["now"].as_f64().unwrap();
+    Verifier::builder()
+        .issuer_with_jwks(tokens["issuer"].as_str().unwrap(), fixture("jwks.json"))
+        .audience(tokens["audience"].as_str().unwrap())
+        .typ_profile(profile)
+        .clock(move || now)
+        .build()
+        .await
+        .unwrap()
+}
+
+fn code(result: &Result<telnyx_oauth::verify::Verified<Value>, VerifyError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    }
+}
+
+#[tokio::test]
+async fn every_case_of_the_catalogue_gets_its_outcome() {
+    let v = verifier(TypProfile::Compat).await;
+    let tokens = fixture("tokens.json");
+    let cases = tokens["tokens"].as_array().unwrap();
+    assert!(cases.len() >= 80);
+    let mut failures = Vec::new();
+    for case in cases {
+        let (name, token, expect) = (
+            case["name"].as_str().unwrap(),
+            case["token"].as_str().unwrap(),
+            case["expect"].as_str().unwrap(),
+        );
+        let result = v.verify::<Value>(token).await;
+        if code(&result) != expect {
+            failures.push(format!("{name}: expected {expect}, got {}", code(&result)));
+        }
+        if let Err(e) = &result {
+            // The reason never carries the token.
+            assert!(
+                !e.to_string().contains(token)
+                    && !format!("{e:?}").contains(&token[..20.min(token.len())]),
+                "{name}"
+            );
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases wrong:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn valid_tokens_carry_their_claims_and_scopes() {
+    let v = verifier(TypProfile::Compat).await;
+    let tokens = fixture("tokens.json");
+    let token = tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "valid ES256")
+        .unwrap()["token"]
+        .as_str()
+        .unwrap();
+    let verified = v.verify::<Value>(token).await.unwrap();
+    assert_eq!(verified.issuer(), "https://issuer.test");
+    assert_eq!(verified.subject(), Some("user-1"));
+    assert_eq!(verified.client_id(), Some("client-1"));
+    assert_eq!(verified.scopes(), ["read", "write"]);
+    assert!(verified.has_scope("write") && !verified.has_scope("admin"));
+    assert_eq!(verified.kid(), Some("es256"));
+    assert_eq!(verified.claims()["jti"], "j1");
+    #[derive(serde::Deserialize)]
+    struct Mine {
+        client_id: String,
+    }
+    assert_eq!(
+        v.verify::<Mine>(token).await.unwrap().claims().client_id,
+        "client-1"
+    );
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Wrong {
+        tenant: String,
+    }
+    assert_eq!(
+        v.verify::<Wrong>(token).await.unwrap_err(),
+        VerifyError::CustomClaims
+    );
+}
+
+#[tokio::test]
+async fn the_strict_rfc_9068_profile_refuses_plain_jwt_types() {
+    let v = verifier(TypProfile::Strict).await;
+    let tokens = fixture("tokens.json");
+    let by_name = |n: &str| {
+        tokens["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(v.verify::<Value>(&by_name("valid RS256")).await.is_ok());
+    assert_eq!(
+        v.verify::<Value>(&by_name("valid typ JWT"))
+            .await
+            .unwrap_err(),
+        VerifyError::Typ
+    );
+    assert_eq!(
+        v.verify::<Value>(&by_name("valid, no typ"))
+            .await
+            .unwrap_err(),
+        VerifyError::Typ
+    );
+}
+
+#[tokio::test]
+async fn a_verifier_needs_an_issuer_and_an_audience() {
+    let err = Verifier::builder().audience("a").build().await.unwrap_err();
+    assert!(err.to_string().contains("issuer"));
+    let err = Verifier::builder()
+        .issuer_with_jwks("https://i", fixture("jwks.json"))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("audience"));
+}
+
+#[tokio::test]
+async fn hmac_issuers_verify_only_hmac_and_never_share_keys() {
+    use base64::Engine;
+    let secret = "a-local-secret-that-is-long-enough-for-hs256";
+    let header =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"iss":"https://local","aud":"api","exp":4102444800}"#);
+    let input = format!("{header}.{payload}");
+    let tag = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes()),
+        input.as_bytes(),
+    );
+    let token = format!(
+        "{input}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+    );
+    let v = Verifier::builder()
+        .issuer_with_hmac(
+            "https://local",
+            telnyx_oauth::ClientSecret::new(secret),
+            telnyx_oauth::SigningAlgorithm::HS256,
+        )
+        .issuer_with_jwks("https://issuer.test", fixture("jwks.json"))
+        .audience("api")
+        .build()
+        .await
+        .unwrap();
+    assert!(v.verify::<Value>(&token).await.is_ok());
+    // The same HMAC token claiming the JWKS issuer is refused: HS256 is never checked against JWKS keys.
+    let other = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"iss":"https://issuer.test","aud":"api","exp":4102444800}"#);
+    let input = format!("{header}.{other}");
+    let tag = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes()),
+        input.as_bytes(),
+    );
+    let forged = format!(
+        "{input}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+    );
+    assert_eq!(
+        v.verify::<Value>(&forged).await.unwrap_err(),
+        VerifyError::AlgNotAllowed
+    );
+}
