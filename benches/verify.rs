@@ -1,0 +1,158 @@
+//! `Verifier::verify()` against, in the same run, the physical floor — an aws-lc-rs signature check
+//! of the same token with the key parsed once — and a bare `jsonwebtoken::decode` with a prepared
+//! `DecodingKey`. Bar (DESIGN §6): `verify()` ≤ 1.2 × the floor.
+//!
+//! Run: `cargo bench --bench verify`
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::Value;
+use telnyx_oauth::verify::Verifier;
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/verify/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn der_len(len: usize, out: &mut Vec<u8>) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().position(|&b| b != 0).unwrap();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+fn der_uint(b: &[u8], out: &mut Vec<u8>) {
+    let b = &b[b.iter().position(|&x| x != 0).unwrap()..];
+    out.push(2);
+    let pad = b[0] & 0x80 != 0;
+    der_len(b.len() + pad as usize, out);
+    if pad {
+        out.push(0);
+    }
+    out.extend_from_slice(b);
+}
+
+/// The floor's key: the same JWK, parsed once by aws-lc-rs.
+fn floor_key(jwk: &Value) -> ParsedPublicKey {
+    let d = |m: &str| URL_SAFE_NO_PAD.decode(jwk[m].as_str().unwrap()).unwrap();
+    let (alg, bytes): (&'static dyn VerificationAlgorithm, Vec<u8>) =
+        match jwk["kty"].as_str().unwrap() {
+            "RSA" => {
+                let mut inner = Vec::new();
+                der_uint(&d("n"), &mut inner);
+                der_uint(&d("e"), &mut inner);
+                let mut seq = vec![0x30];
+                der_len(inner.len(), &mut seq);
+                seq.extend(inner);
+                (&signature::RSA_PKCS1_2048_8192_SHA256, seq)
+            }
+            "EC" => (
+                &signature::ECDSA_P256_SHA256_FIXED,
+                [&[4u8][..], &d("x"), &d("y")].concat(),
+            ),
+            _ => (&signature::ED25519, d("x")),
+        };
+    ParsedPublicKey::new(alg, bytes).unwrap()
+}
+
+fn ready<T>(f: impl Future<Output = T>) -> T {
+    match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("verification of a known key must not wait"),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let tokens = fixture("tokens.json");
+    let jwks = fixture("jwks.json");
+    let now = tokens["now"].as_f64().unwrap();
+    let verifier = rt
+        .block_on(
+            Verifier::builder()
+                .issuer_with_jwks("https://issuer.test", jwks.clone())
+                .audience("https://api.test")
+                .clock(move || now)
+                .build(),
+        )
+        .unwrap();
+    let token = |name: &str| {
+        tokens["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let mut g = c.benchmark_group("verify");
+    for (alg, name, kid) in [
+        ("RS256", "valid RS256", "rs256"),
+        ("ES256", "valid ES256", "es256"),
+        ("EdDSA", "valid EdDSA", "eddsa"),
+    ] {
+        let t = token(name);
+        let jwk = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap()
+            .clone();
+        let key = floor_key(&jwk);
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        assert!(key.verify_sig(input.as_bytes(), &sig).is_ok());
+        g.bench_function(format!("{alg} floor: parsed-key signature check"), |b| {
+            b.iter(|| {
+                key.verify_sig(black_box(input.as_bytes()), black_box(&sig))
+                    .unwrap()
+            })
+        });
+        let _guard = rt.enter();
+        assert!(ready(verifier.verify::<Value>(&t)).is_ok());
+        g.bench_function(format!("{alg} verify()"), |b| {
+            b.iter(|| ready(verifier.verify::<Value>(black_box(&t))).unwrap())
+        });
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk).unwrap();
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(alg.parse().unwrap());
+        validation.set_audience(&["https://api.test"]);
+        validation.set_issuer(&["https://issuer.test"]);
+        assert!(jsonwebtoken::decode::<Value>(&t, &decoding, &validation).is_ok());
+        g.bench_function(format!("{alg} jsonwebtoken::decode"), |b| {
+            b.iter(|| jsonwebtoken::decode::<Value>(black_box(&t), &decoding, &validation).unwrap())
+        });
+    }
+    let _guard = rt.enter();
+    let unknown = token("unknown kid");
+    assert!(ready(verifier.verify::<Value>(&unknown)).is_err());
+    g.bench_function("unknown kid, rejected from memory", |b| {
+        b.iter(|| ready(verifier.verify::<Value>(black_box(&unknown))).unwrap_err())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
