@@ -151,7 +151,61 @@ fn bench(c: &mut Criterion) {
     g.bench_function("unknown kid, rejected from memory", |b| {
         b.iter(|| ready(verifier.verify::<Value>(black_box(&unknown))).unwrap_err())
     });
+    let cached = rt
+        .block_on(
+            Verifier::builder()
+                .issuer_with_jwks("https://issuer.test", jwks.clone())
+                .audience("https://api.test")
+                .clock(move || now)
+                .verified_cache(10_000)
+                .build(),
+        )
+        .unwrap();
+    let rs = token("valid RS256");
+    ready(cached.verify::<Value>(&rs)).unwrap();
+    g.bench_function("RS256 verify(), verified-token cache hit", |b| {
+        b.iter(|| ready(cached.verify::<Value>(black_box(&rs))).unwrap())
+    });
     g.finish();
+
+    // This machine is shared and noisy: also measure floor and verify() in alternation, round after
+    // round, and report the median ratio per algorithm.
+    for (name, kid) in [
+        ("valid RS256", "rs256"),
+        ("valid ES256", "es256"),
+        ("valid EdDSA", "eddsa"),
+    ] {
+        let t = token(name);
+        let jwk = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap()
+            .clone();
+        let key = floor_key(&jwk);
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        let mut ratios = Vec::new();
+        for _ in 0..31 {
+            let start = std::time::Instant::now();
+            for _ in 0..200 {
+                key.verify_sig(black_box(input.as_bytes()), black_box(&sig))
+                    .unwrap();
+            }
+            let floor = start.elapsed().as_secs_f64();
+            let start = std::time::Instant::now();
+            for _ in 0..200 {
+                ready(verifier.verify::<Value>(black_box(&t))).unwrap();
+            }
+            ratios.push(start.elapsed().as_secs_f64() / floor);
+        }
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "interleaved median ratio verify()/floor for {name}: {:.2}x",
+            ratios[ratios.len() / 2]
+        );
+    }
 }
 
 criterion_group!(benches, bench);

@@ -302,3 +302,53 @@ async fn discovery_finds_the_jwks_and_refuses_a_look_alike_issuer() {
     );
     let _ = Arc::new(());
 }
+
+#[tokio::test]
+async fn the_verified_token_cache_is_bounded_and_drops_expired_tokens_and_retired_keys() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let server = MockServer::start().await;
+    serve_jwks(&server, &fixture("jwks-rotation-a.json")).await;
+    let clock = Arc::new(AtomicU64::new(NOW as u64));
+    let c = clock.clone();
+    let v = Verifier::builder()
+        .issuer_with_jwks_uri(ISSUER, format!("{}/jwks", server.uri()))
+        .audience(AUDIENCE)
+        .http(HttpClient::new().unwrap().allow_http_loopback(true))
+        .clock(move || c.load(Ordering::SeqCst) as f64)
+        .verified_cache(2)
+        .build()
+        .await
+        .unwrap();
+    let a = rotation_token("a");
+    v.verify::<Value>(&a).await.unwrap();
+    assert_eq!(v.cached_tokens(), 1);
+    let again = v.verify::<Value>(&a).await.unwrap();
+    assert_eq!(again.kid(), Some("rot-a"));
+    assert_eq!(v.cached_tokens(), 1);
+    // A token that is not byte-for-byte the same is verified in full (and refused here).
+    let mut bytes = a.clone().into_bytes();
+    let i = a.find('.').unwrap() + 10;
+    bytes[i] = if bytes[i] == b'x' { b'y' } else { b'x' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    assert!(v.verify::<Value>(&tampered).await.is_err());
+
+    // The key retires: the cached entry is not used once its kid leaves the set.
+    serve_jwks(&server, &fixture("jwks-rotation-b.json")).await;
+    v.verify::<Value>(&rotation_token("b")).await.unwrap();
+    assert_eq!(v.cached_tokens(), 2);
+    assert_eq!(
+        v.verify::<Value>(&a).await.unwrap_err(),
+        VerifyError::UnknownKey
+    );
+    assert_eq!(v.cached_tokens(), 1, "the retired key's entry was dropped");
+
+    // Expiry: past exp (+ leeway) the entry is dropped and the token refused.
+    let b = rotation_token("b");
+    v.verify::<Value>(&b).await.unwrap();
+    clock.store(NOW as u64 + 3600 + 31, Ordering::SeqCst);
+    assert_eq!(
+        v.verify::<Value>(&b).await.unwrap_err(),
+        VerifyError::Expired
+    );
+    assert_eq!(v.cached_tokens(), 0);
+}

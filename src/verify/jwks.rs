@@ -81,7 +81,24 @@ pub enum KeysHealth {
 pub(crate) struct KeySet {
     keys: Vec<Arc<VerifyingKey>>,
     fetched_at: Instant,
+    /// The background refresh starts here, ahead of `stale_at`, so no request waits for it.
     refresh_at: Instant,
+    /// Freshness ends here (`max-age`, or the policy's default).
+    stale_at: Instant,
+}
+
+/// The background refresh starts when this share of the freshness has passed.
+const REFRESH_AHEAD: f64 = 0.8;
+
+impl KeySet {
+    fn new(keys: Vec<Arc<VerifyingKey>>, now: Instant, fresh: Duration) -> Self {
+        Self {
+            keys,
+            fetched_at: now,
+            refresh_at: now + fresh.mul_f64(REFRESH_AHEAD),
+            stale_at: now + fresh,
+        }
+    }
 }
 
 pub(crate) enum Source {
@@ -98,6 +115,8 @@ struct Control {
     next_attempt: Option<Instant>,
     last_miss_fetch: Option<Instant>,
     negative: HashSet<String>,
+    /// Skipped keys already logged, so a key that stays unusable is reported once, not every fetch.
+    logged_skips: HashSet<(Option<String>, &'static str)>,
 }
 
 /// The key set of one issuer.
@@ -136,6 +155,7 @@ impl JwksCache {
                 next_attempt: None,
                 last_miss_fetch: None,
                 negative: HashSet::new(),
+                logged_skips: HashSet::new(),
             }),
             fetches: std::sync::atomic::AtomicU64::new(0),
         }
@@ -155,11 +175,11 @@ impl JwksCache {
             JwksPolicy::default(),
         );
         let now = Instant::now();
-        cache.current.store(Some(Arc::new(KeySet {
+        cache.current.store(Some(Arc::new(KeySet::new(
             keys,
-            fetched_at: now,
-            refresh_at: now + Duration::from_secs(100 * 365 * 24 * 3600),
-        })));
+            now,
+            Duration::from_secs(100 * 365 * 24 * 3600),
+        ))));
         Ok(cache)
     }
 
@@ -173,7 +193,7 @@ impl JwksCache {
             None => KeysHealth::Unavailable,
             Some(set) => {
                 let age = now.saturating_duration_since(set.fetched_at);
-                if matches!(self.source, Source::Static) || now < set.refresh_at {
+                if matches!(self.source, Source::Static) || now < set.stale_at {
                     KeysHealth::Loaded { age }
                 } else if age <= self.policy.max_stale {
                     KeysHealth::Stale { age }
@@ -182,6 +202,14 @@ impl JwksCache {
                 }
             }
         }
+    }
+
+    /// Whether the current key set still holds the key a token was verified with (no fetch).
+    pub(crate) fn has_key(&self, kid: Option<&str>, alg: SigningAlgorithm) -> bool {
+        self.current
+            .load()
+            .as_ref()
+            .is_some_and(|set| matches!(select(set, kid, alg), Selection::Found(_)))
     }
 
     /// The key for a token's `kid` and `alg`, refetching once (shared, per cooldown) for an unknown kid.
@@ -321,11 +349,8 @@ impl JwksCache {
         let mut ctl = self.lock();
         let ok = match result {
             Ok((keys, fresh)) => {
-                self.current.store(Some(Arc::new(KeySet {
-                    keys,
-                    fetched_at: now,
-                    refresh_at: now + fresh,
-                })));
+                self.current
+                    .store(Some(Arc::new(KeySet::new(keys, now, fresh))));
                 ctl.failures = 0;
                 ctl.next_attempt = None;
                 ctl.negative.clear();
@@ -358,11 +383,8 @@ impl JwksCache {
         match self.fetch_once().await {
             Ok((keys, fresh)) => {
                 let now = Instant::now();
-                self.current.store(Some(Arc::new(KeySet {
-                    keys,
-                    fetched_at: now,
-                    refresh_at: now + fresh,
-                })));
+                self.current
+                    .store(Some(Arc::new(KeySet::new(keys, now, fresh))));
                 Ok(())
             }
             Err(e) => {
@@ -404,7 +426,14 @@ impl JwksCache {
         }
         let document = response.json_value()?;
         let (keys, skipped) = ingest(&document, &self.allowed);
-        log_skipped(&skipped);
+        {
+            let mut ctl = self.lock();
+            let fresh_skips: Vec<_> = skipped
+                .into_iter()
+                .filter(|s| ctl.logged_skips.insert((s.kid.clone(), s.reason)))
+                .collect();
+            log_skipped(&fresh_skips);
+        }
         if keys.is_empty() {
             return Err(Error::config("the JWKS has no usable verification key"));
         }

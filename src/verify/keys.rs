@@ -266,3 +266,164 @@ pub(crate) fn ingest(
     }
     (keys, skipped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::DEFAULT_ALGORITHMS;
+
+    fn fixture() -> Value {
+        serde_json::from_str(include_str!("../../tests/fixtures/verify/jwks.json")).unwrap()
+    }
+
+    fn key(kid: &str) -> Value {
+        fixture()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap()
+            .clone()
+    }
+
+    fn skipped_reason(
+        mut k: Value,
+        edit: impl FnOnce(&mut Map<String, Value>),
+    ) -> Option<&'static str> {
+        edit(k.as_object_mut().unwrap());
+        let (keys, skipped) = ingest(&serde_json::json!({ "keys": [k] }), DEFAULT_ALGORITHMS);
+        if keys.is_empty() {
+            skipped.first().map(|s| s.reason)
+        } else {
+            None
+        }
+    }
+
+    #[test]
+    fn the_fixture_set_keeps_the_good_keys_and_skips_every_decoy() {
+        let (keys, skipped) = ingest(&fixture(), DEFAULT_ALGORITHMS);
+        let mut kids: Vec<_> = keys.iter().map(|k| k.kid.clone().unwrap()).collect();
+        kids.sort();
+        assert_eq!(
+            kids,
+            ["eddsa", "es256", "es256-b", "es384", "ps256", "rs256"]
+        );
+        let mut gone: Vec<_> = skipped
+            .iter()
+            .map(|s| (s.kid.clone().unwrap(), s.reason))
+            .collect();
+        gone.sort();
+        assert_eq!(
+            gone,
+            [
+                ("enc-key".to_owned(), "`use` is not `sig`"),
+                (
+                    "leaky".to_owned(),
+                    "it carries private or symmetric key material"
+                ),
+                (
+                    "oct".to_owned(),
+                    "it carries private or symmetric key material"
+                ),
+                (
+                    "rsa1024".to_owned(),
+                    "its RSA modulus is not 2048 to 8192 bits"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn each_bad_key_is_skipped_for_its_own_reason() {
+        assert_eq!(skipped_reason(key("es256"), |_| {}), None);
+        let flip_last = |s: &str| {
+            let mut b = URL_SAFE_NO_PAD.decode(s).unwrap();
+            *b.last_mut().unwrap() ^= 1;
+            URL_SAFE_NO_PAD.encode(b)
+        };
+        assert_eq!(
+            skipped_reason(key("es256"), |k| {
+                let y = flip_last(k["y"].as_str().unwrap());
+                k.insert("y".into(), Value::String(y));
+            }),
+            Some("its key material is invalid"),
+            "a point off the curve"
+        );
+        assert_eq!(
+            skipped_reason(key("es256"), |k| {
+                k.insert("crv".into(), "P-521".into());
+            }),
+            Some("its curve is not supported")
+        );
+        assert_eq!(
+            skipped_reason(key("es256"), |k| {
+                k.insert("key_ops".into(), serde_json::json!(["encrypt"]));
+            }),
+            Some("`key_ops` does not include `verify`")
+        );
+        assert_eq!(
+            skipped_reason(key("es256"), |k| {
+                k.insert("key_ops".into(), serde_json::json!(["verify"]));
+            }),
+            None
+        );
+        assert_eq!(
+            skipped_reason(key("rs256"), |k| {
+                k.insert("e".into(), "Ag".into());
+            }),
+            Some("its RSA exponent is unusual")
+        );
+        assert_eq!(
+            skipped_reason(key("rs256"), |k| {
+                k.insert("alg".into(), "ES256".into());
+            }),
+            Some("its `alg` does not fit its key type")
+        );
+        assert_eq!(
+            skipped_reason(key("rs256"), |k| {
+                k.insert("alg".into(), "RS1".into());
+            }),
+            Some("its `alg` is not supported")
+        );
+        assert_eq!(
+            skipped_reason(key("rs256"), |k| {
+                k.insert("kty".into(), "RSA-OAEP".into());
+            }),
+            Some("its key type is not supported")
+        );
+        assert_eq!(
+            skipped_reason(key("rs256"), |k| {
+                k.insert("n".into(), "!!".into());
+            }),
+            Some("a member is not base64url")
+        );
+        assert_eq!(
+            skipped_reason(key("eddsa"), |k| {
+                k.insert("crv".into(), "X25519".into());
+            }),
+            Some("its curve is not supported")
+        );
+    }
+
+    #[test]
+    fn keys_sharing_a_kid_are_all_skipped_and_keys_without_alg_fit_their_type() {
+        let a = key("es256");
+        let mut b = key("es256-b");
+        b.as_object_mut()
+            .unwrap()
+            .insert("kid".into(), "es256".into());
+        let (keys, skipped) = ingest(&serde_json::json!({ "keys": [a, b] }), DEFAULT_ALGORITHMS);
+        assert!(keys.is_empty());
+        assert_eq!(skipped.len(), 2);
+        let mut rsa = key("rs256");
+        rsa.as_object_mut().unwrap().remove("alg");
+        let (keys, _) = ingest(&serde_json::json!({ "keys": [rsa] }), DEFAULT_ALGORITHMS);
+        assert!(
+            keys[0].accepts(SigningAlgorithm::RS256) && keys[0].accepts(SigningAlgorithm::PS256)
+        );
+        assert!(
+            !keys[0].accepts(SigningAlgorithm::RS512),
+            "not in the allowed set"
+        );
+    }
+}

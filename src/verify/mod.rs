@@ -29,6 +29,7 @@
 //! key's; without a `kid` exactly one key may fit. Then the claims: `exp` required, `nbf`/`iat` checked,
 //! 30 s leeway, `iss` exactly one configured issuer, `aud` any configured audience, no `cnf`.
 
+mod cache;
 mod error;
 mod jwks;
 mod jwt;
@@ -42,6 +43,7 @@ use aws_lc_rs::hmac;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
 pub use error::VerifyError;
 pub use jwks::{
     DEFAULT_FRESH, DEFAULT_MAX_STALE, DEFAULT_MISS_COOLDOWN, JWKS_CONNECT_TIMEOUT, JWKS_MAX_BODY,
@@ -152,6 +154,7 @@ struct Inner {
     accept_scp: bool,
     max_token_bytes: usize,
     clock: Clock,
+    cache: Option<cache::VerifiedCache>,
 }
 
 /// Verifies JWT access tokens. Cheap to clone.
@@ -199,6 +202,7 @@ pub struct VerifierBuilder {
     policy: JwksPolicy,
     fail_fast: bool,
     clock: Option<Clock>,
+    cache_capacity: Option<usize>,
 }
 
 impl std::fmt::Debug for VerifierBuilder {
@@ -235,6 +239,7 @@ impl Verifier {
             policy: JwksPolicy::default(),
             fail_fast: true,
             clock: None,
+            cache_capacity: None,
         }
     }
 
@@ -244,14 +249,25 @@ impl Verifier {
         token: &str,
     ) -> Result<Verified<C>, VerifyError> {
         let inner = &*self.inner;
+        let cached = match &inner.cache {
+            Some(cache) if token.len() <= inner.max_token_bytes => {
+                let key = cache::digest(token);
+                if let Some(hit) = self.cache_hit::<C>(cache, &key) {
+                    return hit;
+                }
+                Some((cache, key))
+            }
+            _ => None,
+        };
         let jws = jwt::parse(token, inner.max_token_bytes, &inner.allowed)?;
         validation::check_typ(jws.header.typ.as_deref(), inner.profile)?;
         // Choose the issuer's keys by the unverified `iss`; exact equality is required again below.
-        let entry = match jws.claims.get("iss") {
+        let (issuer_index, entry) = match jws.claims.get("iss") {
             Some(Value::String(iss)) => inner
                 .issuers
                 .iter()
-                .find(|e| e.issuer == *iss)
+                .enumerate()
+                .find(|(_, e)| e.issuer == *iss)
                 .ok_or(VerifyError::IssuerMismatch)?,
             Some(_) => return Err(VerifyError::InvalidClaim("iss")),
             None => return Err(VerifyError::MissingClaim("iss")),
@@ -289,8 +305,29 @@ impl Verifier {
         };
         let standard = validation::validate(&jws.claims, &rules)?;
         let scopes = validation::scopes(&jws.claims, inner.accept_scp)?;
-        let claims =
-            C::deserialize(Value::Object(jws.claims)).map_err(|_| VerifyError::CustomClaims)?;
+        let claims_value = Value::Object(jws.claims);
+        let Some((cache, key)) = cached else {
+            // No cache: deserialize from the value itself, moving rather than copying its strings.
+            return Ok(Verified {
+                claims: C::deserialize(claims_value).map_err(|_| VerifyError::CustomClaims)?,
+                standard,
+                scopes,
+                kid: jws.header.kid,
+                alg,
+            });
+        };
+        let claims = C::deserialize(&claims_value).map_err(|_| VerifyError::CustomClaims)?;
+        cache.insert(
+            key,
+            cache::Entry {
+                claims: claims_value,
+                standard: standard.clone(),
+                scopes: scopes.clone(),
+                kid: jws.header.kid.clone(),
+                alg,
+                issuer: issuer_index,
+            },
+        );
         Ok(Verified {
             claims,
             standard,
@@ -298,6 +335,45 @@ impl Verifier {
             kid: jws.header.kid,
             alg,
         })
+    }
+
+    /// A cached verification of the same token, if it is still unexpired and its key is still
+    /// published; a stale entry is removed.
+    fn cache_hit<C: DeserializeOwned>(
+        &self,
+        cache: &cache::VerifiedCache,
+        key: &cache::Digest,
+    ) -> Option<Result<Verified<C>, VerifyError>> {
+        let inner = &*self.inner;
+        let hit = cache.get(key)?;
+        let now = (inner.clock)();
+        let key_still_published = match &inner.issuers.get(hit.issuer)?.keys {
+            Keys::Jwks(jwks) => jwks.has_key(hit.kid.as_deref(), hit.alg),
+            Keys::Hmac(..) => true,
+        };
+        if now >= hit.standard.exp + inner.leeway || !key_still_published {
+            cache.remove(key);
+            return None;
+        }
+        Some(
+            C::deserialize(&hit.claims)
+                .map_err(|_| VerifyError::CustomClaims)
+                .map(|claims| Verified {
+                    claims,
+                    standard: hit.standard.clone(),
+                    scopes: hit.scopes.clone(),
+                    kid: hit.kid.clone(),
+                    alg: hit.alg,
+                }),
+        )
+    }
+
+    /// Entries in the verified-token cache (0 when it is off).
+    pub fn cached_tokens(&self) -> usize {
+        self.inner
+            .cache
+            .as_ref()
+            .map_or(0, cache::VerifiedCache::len)
     }
 
     /// The key health of each issuer (HMAC issuers are always loaded).
@@ -433,6 +509,14 @@ impl VerifierBuilder {
         self
     }
 
+    /// Remembers up to `capacity` verified tokens (by SHA-256), so a repeated token skips the signature
+    /// check while it is unexpired and its key is still published. Off by default; 10 000 is a good size
+    /// ([`DEFAULT_VERIFIED_CACHE_CAPACITY`]).
+    pub fn verified_cache(mut self, capacity: usize) -> Self {
+        self.cache_capacity = Some(capacity);
+        self
+    }
+
     /// Replaces the wall clock (seconds since the epoch), for tests.
     pub fn clock(mut self, clock: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -517,6 +601,7 @@ impl VerifierBuilder {
                 accept_scp: self.accept_scp,
                 max_token_bytes: self.max_token_bytes,
                 clock: self.clock.unwrap_or_else(|| Arc::new(unix_now)),
+                cache: self.cache_capacity.map(cache::VerifiedCache::new),
             }),
         })
     }
