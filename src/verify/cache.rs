@@ -28,7 +28,7 @@ pub(crate) fn digest(token: &str) -> Digest {
 pub(crate) struct Entry {
     pub(crate) claims: Value,
     pub(crate) standard: StandardClaims,
-    pub(crate) scopes: Vec<String>,
+    pub(crate) scopes: Arc<[String]>,
     pub(crate) kid: Option<String>,
     pub(crate) alg: SigningAlgorithm,
     pub(crate) issuer: usize,
@@ -110,7 +110,7 @@ mod tests {
                 jti: None,
                 client_id: None,
             },
-            scopes: vec![],
+            scopes: Arc::from(Vec::new()),
             kid: None,
             alg: SigningAlgorithm::RS256,
             issuer: 0,

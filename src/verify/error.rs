@@ -37,6 +37,8 @@ pub enum VerifyError {
     AmbiguousKey,
     /// The signature does not verify.
     BadSignature,
+    /// The authorization server says the token is not active (RFC 7662).
+    Inactive,
     /// `exp` has passed (with leeway).
     Expired,
     /// `nbf` is in the future (with leeway).
@@ -81,6 +83,7 @@ impl VerifyError {
             Self::UnknownKey => "unknown_key",
             Self::AmbiguousKey => "ambiguous_key",
             Self::BadSignature => "bad_signature",
+            Self::Inactive => "inactive",
             Self::Expired => "expired",
             Self::NotYetValid => "not_yet_valid",
             Self::IssuedInFuture => "issued_in_future",
@@ -118,6 +121,7 @@ impl fmt::Display for VerifyError {
             Self::UnknownKey => "no key matches the token's kid",
             Self::AmbiguousKey => "token has no kid and no single key fits",
             Self::BadSignature => "token signature is invalid",
+            Self::Inactive => "the authorization server says the token is not active",
             Self::Expired => "token has expired",
             Self::NotYetValid => "token is not valid yet",
             Self::IssuedInFuture => "token was issued in the future",

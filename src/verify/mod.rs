@@ -20,6 +20,28 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Protecting routes: [`VerifyLayer`] wraps any Tower HTTP service (axum routers included) and answers
+//! as RFC 6750 §3 says — 401 with a bare `Bearer` challenge when there are no credentials, 400
+//! `invalid_request` for a malformed request, 401 `invalid_token` (with a generic description; the
+//! precise reason goes to tracing) for a token that fails, 403 `insufficient_scope` from
+//! [`RequireScopes`], and 503 with `Retry-After` when no keys are available.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use telnyx_oauth::verify::{RequireScopes, Verifier, VerifyLayer, protected_resource_metadata_url};
+//!
+//! fn routes(verifier: Verifier) -> Router {
+//!     Router::new()
+//!         .route("/read", get(|| async { "ok" }).layer(RequireScopes::all(["read"])))
+//!         .layer(
+//!             VerifyLayer::new(verifier)
+//!                 .realm("my-api")
+//!                 .resource_metadata(protected_resource_metadata_url("https://api.example.com").unwrap()),
+//!         )
+//! }
+//! # let _ = routes;
+//! ```
+//!
 //! What it refuses before any signature work: tokens over 16 KiB; anything but three non-empty
 //! segments of canonical unpadded base64url; headers and payloads that are not JSON objects or repeat a
 //! member; `alg: none` in any casing and algorithms not allowed (RS256, PS256, ES256, ES384 and EdDSA by
@@ -29,11 +51,18 @@
 //! key's; without a `kid` exactly one key may fit. Then the claims: `exp` required, `nbf`/`iat` checked,
 //! 30 s leeway, `iss` exactly one configured issuer, `aud` any configured audience, no `cnf`.
 
+#[cfg(feature = "axum")]
+mod axum;
 mod cache;
 mod error;
+mod introspect;
 mod jwks;
 mod jwt;
 mod keys;
+mod layer;
+mod metadata_route;
+mod response;
+mod scopes;
 mod validation;
 
 use std::sync::Arc;
@@ -43,13 +72,23 @@ use aws_lc_rs::hmac;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+#[cfg(feature = "axum")]
+pub use axum::{Claims, ClaimsRejection};
 pub use cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
 pub use error::VerifyError;
+pub use introspect::{DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_TTL, Introspector};
 pub use jwks::{
     DEFAULT_FRESH, DEFAULT_MAX_STALE, DEFAULT_MISS_COOLDOWN, JWKS_CONNECT_TIMEOUT, JWKS_MAX_BODY,
     JWKS_TIMEOUT, JwksPolicy, KeysHealth, MAX_FRESH, MIN_FRESH,
 };
 pub use jwt::DEFAULT_MAX_TOKEN_BYTES;
+pub use layer::{GrantedScopes, VerifyLayer, VerifyService};
+pub use metadata_route::{
+    PROTECTED_RESOURCE_WELL_KNOWN, ProtectedResourceRoute, protected_resource_metadata_path,
+    protected_resource_metadata_url,
+};
+pub use response::{ChallengeConfig, Rejection};
+pub use scopes::{RequireScopes, RequireScopesService, ScopeFuture};
 pub use validation::{DEFAULT_LEEWAY, StandardClaims, TypProfile};
 
 use jwks::{JwksCache, Source};
@@ -74,9 +113,38 @@ pub const DEFAULT_ALGORITHMS: &[SigningAlgorithm] = &[
 pub struct Verified<C = Value> {
     claims: C,
     standard: StandardClaims,
-    scopes: Vec<String>,
+    scopes: Arc<[String]>,
     kid: Option<String>,
-    alg: SigningAlgorithm,
+    alg: Option<SigningAlgorithm>,
+}
+
+impl Verified<Value> {
+    pub(crate) fn from_parts(
+        claims: Value,
+        standard: StandardClaims,
+        scopes: Vec<String>,
+        kid: Option<String>,
+        alg: Option<SigningAlgorithm>,
+    ) -> Self {
+        Self {
+            claims,
+            standard,
+            scopes: scopes.into(),
+            kid,
+            alg,
+        }
+    }
+
+    /// The same verification with the claims deserialized into `C`.
+    pub fn into_typed<C: DeserializeOwned>(self) -> Result<Verified<C>, VerifyError> {
+        Ok(Verified {
+            claims: C::deserialize(self.claims).map_err(|_| VerifyError::CustomClaims)?,
+            standard: self.standard,
+            scopes: self.scopes,
+            kid: self.kid,
+            alg: self.alg,
+        })
+    }
 }
 
 impl<C> Verified<C> {
@@ -115,6 +183,11 @@ impl<C> Verified<C> {
         &self.scopes
     }
 
+    /// The granted scopes, shared (a reference count, no copy).
+    pub fn shared_scopes(&self) -> Arc<[String]> {
+        self.scopes.clone()
+    }
+
     /// Whether `scope` was granted.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes
@@ -127,8 +200,8 @@ impl<C> Verified<C> {
         self.kid.as_deref()
     }
 
-    /// The header's `alg`.
-    pub fn alg(&self) -> SigningAlgorithm {
+    /// The header's `alg` (`None` for a token validated by introspection).
+    pub fn alg(&self) -> Option<SigningAlgorithm> {
         self.alg
     }
 }
@@ -304,7 +377,7 @@ impl Verifier {
             profile: inner.profile,
         };
         let standard = validation::validate(&jws.claims, &rules)?;
-        let scopes = validation::scopes(&jws.claims, inner.accept_scp)?;
+        let scopes: Arc<[String]> = validation::scopes(&jws.claims, inner.accept_scp)?.into();
         let claims_value = Value::Object(jws.claims);
         let Some((cache, key)) = cached else {
             // No cache: deserialize from the value itself, moving rather than copying its strings.
@@ -313,7 +386,7 @@ impl Verifier {
                 standard,
                 scopes,
                 kid: jws.header.kid,
-                alg,
+                alg: Some(alg),
             });
         };
         let claims = C::deserialize(&claims_value).map_err(|_| VerifyError::CustomClaims)?;
@@ -333,7 +406,7 @@ impl Verifier {
             standard,
             scopes,
             kid: jws.header.kid,
-            alg,
+            alg: Some(alg),
         })
     }
 
@@ -363,7 +436,7 @@ impl Verifier {
                     standard: hit.standard.clone(),
                     scopes: hit.scopes.clone(),
                     kid: hit.kid.clone(),
-                    alg: hit.alg,
+                    alg: Some(hit.alg),
                 }),
         )
     }

@@ -63,7 +63,8 @@ server.listen(0, '127.0.0.1', () => {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      // Any authenticated client may introspect (the resource server is a client of its own).
+      introspection: { enabled: true, allowedPolicy: () => true },
       revocation: { enabled: true },
       registration: { enabled: true },
       resourceIndicators: {

@@ -1,0 +1,400 @@
+//! [`VerifyLayer`]: protects any Tower HTTP service with bearer-token verification (RFC 6750).
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, Request, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::introspect::Introspector;
+use super::response::{ChallengeConfig, Rejection};
+use super::{Verified, Verifier, VerifyError};
+
+/// What [`VerifyLayer`] puts in the request extensions besides `Verified<C>`: the granted scopes and
+/// the challenge settings, for [`RequireScopes`](super::RequireScopes) and extractors that answer
+/// without knowing the claims type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedScopes {
+    scopes: Arc<[String]>,
+    pub(crate) challenge: Arc<ChallengeConfig>,
+}
+
+impl GrantedScopes {
+    /// Whether `scope` was granted.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The granted scopes.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+}
+
+type RejectHook = Arc<dyn Fn(&Rejection) -> Option<Response<String>> + Send + Sync>;
+
+#[derive(Clone)]
+enum Validator {
+    Jwt(Verifier),
+    Introspect(Introspector),
+    /// JWT-shaped tokens (three dot-separated parts) locally, everything else by introspection.
+    Combined(Verifier, Introspector),
+}
+
+impl Validator {
+    async fn validate<C: DeserializeOwned>(&self, token: &str) -> Result<Verified<C>, VerifyError> {
+        match self {
+            Validator::Jwt(v) => v.verify::<C>(token).await,
+            Validator::Introspect(i) => i.introspect(token).await?.into_typed(),
+            Validator::Combined(v, i) => {
+                if token.bytes().filter(|b| *b == b'.').count() == 2 {
+                    v.verify::<C>(token).await
+                } else {
+                    i.introspect(token).await?.into_typed()
+                }
+            }
+        }
+    }
+}
+
+struct Shared {
+    validator: Validator,
+    challenge: Arc<ChallengeConfig>,
+    optional: bool,
+    on_reject: Option<RejectHook>,
+}
+
+/// Verifies the bearer token of every request: on success the inner service gets the request with
+/// [`Verified<C>`](Verified), [`GrantedScopes`] and the [`ChallengeConfig`] in its extensions;
+/// otherwise the layer answers as RFC 6750 §3 says (see the module docs).
+pub struct VerifyLayer<C = Value> {
+    shared: Arc<Shared>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for VerifyLayer<C> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for VerifyLayer<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyLayer")
+            .field("challenge", &self.shared.challenge)
+            .field("optional", &self.shared.optional)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifyLayer<Value> {
+    /// Verifies JWT access tokens with `verifier`.
+    pub fn new(verifier: Verifier) -> Self {
+        Self::with(Validator::Jwt(verifier))
+    }
+
+    /// Validates opaque tokens by introspection.
+    pub fn introspection(introspector: Introspector) -> Self {
+        Self::with(Validator::Introspect(introspector))
+    }
+
+    /// JWT-shaped tokens locally with `verifier`, every other token by introspection.
+    pub fn combined(verifier: Verifier, introspector: Introspector) -> Self {
+        Self::with(Validator::Combined(verifier, introspector))
+    }
+
+    fn with(validator: Validator) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                validator,
+                challenge: Arc::new(ChallengeConfig::default()),
+                optional: false,
+                on_reject: None,
+            }),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> VerifyLayer<C> {
+    fn edit(self, f: impl FnOnce(&mut Shared)) -> Self {
+        let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| Shared {
+            validator: arc.validator.clone(),
+            challenge: arc.challenge.clone(),
+            optional: arc.optional,
+            on_reject: arc.on_reject.clone(),
+        });
+        f(&mut shared);
+        Self {
+            shared: Arc::new(shared),
+            _claims: PhantomData,
+        }
+    }
+
+    /// Deserializes the claims into `C2` (put in the extensions as `Verified<C2>`).
+    pub fn claims<C2>(self) -> VerifyLayer<C2> {
+        VerifyLayer {
+            shared: self.shared,
+            _claims: PhantomData,
+        }
+    }
+
+    /// The `realm` of every challenge (default `api`).
+    pub fn realm(self, realm: impl Into<String>) -> Self {
+        let realm = realm.into();
+        self.edit(|s| Arc::make_mut(&mut s.challenge).realm = realm)
+    }
+
+    /// Adds `resource_metadata="<url>"` (RFC 9728 §5.1) to every challenge; see
+    /// [`protected_resource_metadata_url`](super::protected_resource_metadata_url).
+    pub fn resource_metadata(self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        self.edit(|s| Arc::make_mut(&mut s.challenge).resource_metadata = Some(url))
+    }
+
+    /// Answers with RFC 9457 `application/problem+json` bodies (default: empty bodies).
+    pub fn problem_json(self, on: bool) -> Self {
+        self.edit(|s| Arc::make_mut(&mut s.challenge).problem_json = on)
+    }
+
+    /// Optional authentication: a request without bearer credentials passes through without
+    /// `Verified` in its extensions; a request with a bad token is still refused.
+    pub fn optional(self, optional: bool) -> Self {
+        self.edit(|s| s.optional = optional)
+    }
+
+    /// Your own answer for a rejection; `None` keeps the standard one.
+    pub fn on_reject(
+        self,
+        hook: impl Fn(&Rejection) -> Option<Response<String>> + Send + Sync + 'static,
+    ) -> Self {
+        let hook: RejectHook = Arc::new(hook);
+        self.edit(|s| s.on_reject = Some(hook))
+    }
+}
+
+impl<S, C> Layer<S> for VerifyLayer<C> {
+    type Service = VerifyService<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        VerifyService {
+            inner,
+            shared: self.shared.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+/// The service [`VerifyLayer`] produces.
+pub struct VerifyService<S, C = Value> {
+    inner: S,
+    shared: Arc<Shared>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<S: Clone, C> Clone for VerifyService<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, C> std::fmt::Debug for VerifyService<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// RFC 7235 token68 characters (before any trailing `=`), as a table: tokens are long, and this is
+/// checked on every request.
+const TOKEN68: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        i += 1;
+    }
+    table
+};
+
+/// The bearer token of a request: `Ok(None)` when there are no bearer credentials. One pass over the
+/// token: its bytes are checked against the token68 table, which also proves them ASCII.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Rejection> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(Rejection::InvalidRequest(
+                "more than one Authorization header",
+            ));
+        }
+        (Some(v), None) => v.as_bytes(),
+    };
+    let (scheme, rest) = match value.iter().position(|b| *b == b' ') {
+        Some(i) => (&value[..i], &value[i + 1..]),
+        None => (value, &[][..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Ok(None);
+    }
+    let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(start, |i| i + 1);
+    let token = &rest[start..end.max(start)];
+    if token.is_empty() {
+        return Err(Rejection::InvalidRequest("the bearer token is empty"));
+    }
+    let body = token
+        .iter()
+        .position(|b| !TOKEN68[*b as usize])
+        .unwrap_or(token.len());
+    if body == 0 || !token[body..].iter().all(|b| *b == b'=') {
+        return Err(Rejection::InvalidRequest(
+            "the bearer token is not a token68 value",
+        ));
+    }
+    std::str::from_utf8(token)
+        .map(Some)
+        .map_err(|_| Rejection::InvalidRequest("the bearer token is not a token68 value"))
+}
+
+fn reject<B: From<String>>(shared: &Shared, rejection: &Rejection) -> Response<B> {
+    tracing::debug!(
+        reason = rejection.reason(),
+        status = rejection.status().as_u16(),
+        "request refused"
+    );
+    if let Some(hook) = &shared.on_reject
+        && let Some(custom) = hook(rejection)
+    {
+        return custom.map(B::from);
+    }
+    shared.challenge.response(rejection)
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, C, B, ResBody> Service<Request<B>> for VerifyService<S, C>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+    ResBody: From<String> + Send + 'static,
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response<ResBody>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let shared = self.shared.clone();
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            // The token is borrowed from the request while it is checked; no copy.
+            let result = match bearer_token(req.headers()) {
+                Ok(Some(token)) => shared.validator.validate::<C>(token).await,
+                Ok(None) if shared.optional => {
+                    req.extensions_mut().insert(shared.challenge.clone());
+                    return inner.call(req).await;
+                }
+                Ok(None) => return Ok(reject(&shared, &Rejection::MissingCredentials)),
+                Err(rejection) => return Ok(reject(&shared, &rejection)),
+            };
+            match result {
+                Ok(verified) => {
+                    let ext = req.extensions_mut();
+                    ext.insert(GrantedScopes {
+                        scopes: verified.shared_scopes(),
+                        challenge: shared.challenge.clone(),
+                    });
+                    ext.insert(verified);
+                    inner.call(req).await
+                }
+                Err(e) if e.is_unavailable() => {
+                    let VerifyError::KeysUnavailable { retry_after } = e else {
+                        return Ok(reject(&shared, &Rejection::InvalidToken(e)));
+                    };
+                    Ok(reject(&shared, &Rejection::Unavailable { retry_after }))
+                }
+                Err(e) => {
+                    tracing::info!(reason = e.code(), "bearer token refused");
+                    Ok(reject(&shared, &Rejection::InvalidToken(e)))
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn extracting_the_bearer_token() {
+        assert_eq!(bearer_token(&headers(&[])), Ok(None));
+        assert_eq!(bearer_token(&headers(&["Basic dXNlcjpwdw=="])), Ok(None));
+        assert_eq!(
+            bearer_token(&headers(&["Bearer abc.def-_~+/=="])),
+            Ok(Some("abc.def-_~+/=="))
+        );
+        assert_eq!(bearer_token(&headers(&["bEaReR abc"])), Ok(Some("abc")));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer"])),
+            Err(Rejection::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer    "])),
+            Err(Rejection::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a b"])),
+            Err(Rejection::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a\"b"])),
+            Err(Rejection::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer ==="])),
+            Err(Rejection::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a", "Bearer b"])),
+            Err(Rejection::InvalidRequest(_))
+        ));
+    }
+}
