@@ -40,6 +40,7 @@ mod der;
 pub mod error;
 pub mod http;
 pub mod metadata;
+pub mod observe;
 pub mod provider;
 mod random;
 pub mod secret;

@@ -389,7 +389,16 @@ async fn keys_unavailable_is_503_with_retry_after() {
         .build()
         .await
         .unwrap();
-    let (addr, _t) = serve(app(layer(v))).await;
+    let protect = layer(v);
+    // The readiness handle says what the 503s will say.
+    assert_eq!(
+        protect.health(),
+        vec![(
+            "https://issuer.test".to_owned(),
+            telnyx_oauth::verify::KeysHealth::Unavailable
+        )]
+    );
+    let (addr, _t) = serve(app(protect)).await;
     let a = call(addr, "/me", &[&format!("Bearer {}", token("valid RS256"))]).await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(

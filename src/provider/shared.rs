@@ -356,6 +356,14 @@ impl Shared {
         let mut ctl = self.lock();
         let now = Instant::now();
         let elapsed_ms = now.duration_since(started).as_millis() as u64;
+        crate::observe::token_fetch(
+            match &result {
+                Ok(_) => "ok",
+                Err(e) if e.is_transient() => "transient",
+                Err(_) => "permanent",
+            },
+            now.duration_since(started),
+        );
         let outcome = match result {
             Ok((token, header)) => {
                 ctl.generation += 1;

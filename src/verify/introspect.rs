@@ -157,10 +157,13 @@ impl Introspector {
                 && now < *until
             {
                 inner.hits.fetch_add(1, Ordering::Relaxed);
+                crate::observe::introspection(true);
                 return answer.clone();
             }
         }
         inner.calls.fetch_add(1, Ordering::Relaxed);
+        crate::observe::introspection(false);
+        tracing::debug!("introspecting a token");
         let (answer, exp) = match self.ask(token).await {
             Ok(answer) => answer,
             // Not cached: the next request asks again.

@@ -346,6 +346,7 @@ impl JwksCache {
         let started = Instant::now();
         let result = self.fetch_once().await;
         let now = Instant::now();
+        crate::observe::jwks_fetch(result.is_ok(), now.duration_since(started));
         let mut ctl = self.lock();
         let ok = match result {
             Ok((keys, fresh)) => {
@@ -380,7 +381,10 @@ impl JwksCache {
         if matches!(self.source, Source::Static) {
             return Ok(());
         }
-        match self.fetch_once().await {
+        let started = Instant::now();
+        let result = self.fetch_once().await;
+        crate::observe::jwks_fetch(result.is_ok(), started.elapsed());
+        match result {
             Ok((keys, fresh)) => {
                 let now = Instant::now();
                 self.current

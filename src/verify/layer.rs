@@ -173,6 +173,15 @@ impl<C> VerifyLayer<C> {
         self.edit(|s| s.optional = optional)
     }
 
+    /// The key health of every issuer the layer verifies for (empty for introspection only), for a
+    /// readiness probe: ready when none is [`KeysHealth::Unavailable`](super::KeysHealth).
+    pub fn health(&self) -> Vec<(String, super::KeysHealth)> {
+        match &self.shared.validator {
+            Validator::Jwt(v) | Validator::Combined(v, _) => v.health(),
+            Validator::Introspect(_) => Vec::new(),
+        }
+    }
+
     /// Your own answer for a rejection; `None` keeps the standard one.
     pub fn on_reject(
         self,
@@ -278,6 +287,7 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Rejectio
 }
 
 fn reject<B: From<String>>(shared: &Shared, rejection: &Rejection) -> Response<B> {
+    crate::observe::rejected(rejection.reason());
     tracing::debug!(
         reason = rejection.reason(),
         status = rejection.status().as_u16(),
@@ -327,6 +337,7 @@ where
             };
             match result {
                 Ok(verified) => {
+                    crate::observe::accepted();
                     let ext = req.extensions_mut();
                     ext.insert(GrantedScopes {
                         scopes: verified.shared_scopes(),
