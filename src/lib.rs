@@ -1,7 +1,15 @@
 //! OAuth 2.0 on both sides of an HTTP call, with Telnyx as the default authorization server and any
 //! RFC 8414 server working as well.
 //!
-//! This release holds the protocol core that every other part builds on:
+//! The parts, from the bottom up:
+//!
+//! - [`token`], [`metadata`], [`error`], [`secret`], [`http`]: the protocol core (below);
+//! - [`provider`]: [`TokenProvider`], cached, refreshed-ahead, single-flight tokens;
+//! - [`bearer`]: `BearerLayer`, bearer tokens on any Tower HTTP client, one retry after a 401;
+//! - [`verify`]: `Verifier` and `VerifyLayer`, strict JWT verification and RFC 6750 protection;
+//! - [`api`]: `Telnyx`, the typed client for every OAuth endpoint of the Telnyx API.
+//!
+//! The protocol core:
 //!
 //! - [`TokenEndpoint`]: the `client_credentials`, `refresh_token` and `authorization_code` (+ PKCE)
 //!   grants, with every client authentication method — [`ClientAuth::basic`] (RFC 6749 §2.3.1 encoding),
@@ -35,6 +43,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod api;
 pub mod bearer;
 mod der;
 pub mod error;

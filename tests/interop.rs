@@ -358,7 +358,7 @@ async fn discovery_finds_the_token_endpoint() {
     );
     assert_eq!(
         metadata.jwks_uri.as_deref(),
-        Some(peer.url("/.well-known/jwks.json").as_str())
+        Some(peer.url("/oauth/jwks").as_str())
     );
     assert!(
         metadata

@@ -53,7 +53,7 @@ server.listen(0, '127.0.0.1', () => {
       registration: '/oauth/register',
       userinfo: '/oauth/userinfo',
       end_session: '/oauth/session/end',
-      jwks: '/.well-known/jwks.json',
+      jwks: '/oauth/jwks',
     },
     scopes: ['openid', 'offline_access', 'read', 'write', 'admin'],
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'],

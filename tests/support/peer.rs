@@ -159,11 +159,6 @@ impl Peer {
         resource: Option<&str>,
         pkce: Option<&PkcePair>,
     ) -> AuthorizationCode {
-        let browser = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("browser client");
         let state = "xyz-state";
         let mut url = url::Url::parse(&self.url("/oauth/authorize")).expect("authorize URL");
         {
@@ -181,37 +176,49 @@ impl Peer {
                     .append_pair("code_challenge_method", p.method());
             }
         }
-        for _ in 0..10 {
-            let resp = browser
-                .get(url.clone())
-                .send()
-                .await
-                .expect("authorize hop");
-            let location = resp
-                .headers()
-                .get("location")
-                .unwrap_or_else(|| panic!("no redirect from {url} (status {})", resp.status()))
-                .to_str()
-                .expect("location is text")
-                .to_owned();
-            let next = url.join(&location).expect("location URL");
-            if next.as_str().starts_with(REDIRECT_URI) {
-                let params: std::collections::HashMap<_, _> =
-                    next.query_pairs().into_owned().collect();
-                assert_eq!(
-                    params.get("state").map(String::as_str),
-                    Some(state),
-                    "{next}"
-                );
-                let code = params
-                    .get("code")
-                    .unwrap_or_else(|| panic!("no code in the redirect: {next}"));
-                return AuthorizationCode::new(code.clone());
-            }
-            url = next;
-        }
-        panic!("the authorization flow did not reach the redirect URI in 10 hops");
+        let next = follow_authorization(&url).await;
+        let params: std::collections::HashMap<_, _> = next.query_pairs().into_owned().collect();
+        assert_eq!(
+            params.get("state").map(String::as_str),
+            Some(state),
+            "{next}"
+        );
+        let code = params
+            .get("code")
+            .unwrap_or_else(|| panic!("no code in the redirect: {next}"));
+        AuthorizationCode::new(code.clone())
     }
+}
+
+/// Follows the redirects from an authorization URL the way a browser would (cookies kept), through the
+/// peer's scripted login and consent, and returns the final redirect to [`REDIRECT_URI`].
+pub async fn follow_authorization(start: &url::Url) -> url::Url {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("browser client");
+    let mut url = start.clone();
+    for _ in 0..10 {
+        let resp = browser
+            .get(url.clone())
+            .send()
+            .await
+            .expect("authorize hop");
+        let location = resp
+            .headers()
+            .get("location")
+            .unwrap_or_else(|| panic!("no redirect from {url} (status {})", resp.status()))
+            .to_str()
+            .expect("location is text")
+            .to_owned();
+        let next = url.join(&location).expect("location URL");
+        if next.as_str().starts_with(REDIRECT_URI) {
+            return next;
+        }
+        url = next;
+    }
+    panic!("the authorization flow did not reach the redirect URI in 10 hops");
 }
 
 impl Drop for Peer {
