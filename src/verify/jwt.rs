@@ -95,8 +95,8 @@ pub(crate) fn parse<'a>(
     if h.is_empty() || p.is_empty() || s.is_empty() {
         return Err(VerifyError::Segments);
     }
-    let header_map = decode_object(h)?;
-    let header = check_header(&header_map, allowed)?;
+    let header_bytes = URL_SAFE_NO_PAD.decode(h).map_err(|_| VerifyError::Base64)?;
+    let header = check_header(parse_header(&header_bytes)?, allowed)?;
     let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| VerifyError::Base64)?;
     let claims = decode_object(p)?;
     Ok(Jws {
@@ -107,11 +107,70 @@ pub(crate) fn parse<'a>(
     })
 }
 
-fn check_header(
-    header: &Map<String, Value>,
-    allowed: &[SigningAlgorithm],
-) -> Result<Header, VerifyError> {
-    let alg = match header.get("alg") {
+/// The header members this verifier reads; every other member is skipped without being stored
+/// (`jwk`, `jku`, `x5u` and `x5c` are never used to find a key: they are simply not read).
+#[derive(Default)]
+struct RawHeader {
+    alg: Option<Value>,
+    kid: Option<Value>,
+    typ: Option<Value>,
+    cty: Option<Value>,
+    refused: Option<&'static str>,
+    crit: bool,
+}
+
+impl<'de> Deserialize<'de> for RawHeader {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawHeader;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<RawHeader, A::Error> {
+                let mut h = RawHeader::default();
+                let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::with_capacity(4);
+                while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if seen.contains(&key) {
+                        return Err(de::Error::custom(DUPLICATE));
+                    }
+                    match key.as_ref() {
+                        "alg" => h.alg = Some(access.next_value()?),
+                        "kid" => h.kid = Some(access.next_value()?),
+                        "typ" => h.typ = Some(access.next_value()?),
+                        "cty" => h.cty = Some(access.next_value()?),
+                        name => {
+                            match name {
+                                "crit" => h.crit = true,
+                                "b64" => h.refused = h.refused.or(Some("b64")),
+                                "zip" => h.refused = h.refused.or(Some("zip")),
+                                "enc" => h.refused = h.refused.or(Some("enc")),
+                                _ => {}
+                            }
+                            access.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                    seen.push(key);
+                }
+                Ok(h)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn parse_header(bytes: &[u8]) -> Result<RawHeader, VerifyError> {
+    serde_json::from_slice::<RawHeader>(bytes).map_err(|e| {
+        if e.to_string().starts_with(DUPLICATE) {
+            VerifyError::DuplicateMember
+        } else {
+            VerifyError::NotJsonObject
+        }
+    })
+}
+
+fn check_header(header: RawHeader, allowed: &[SigningAlgorithm]) -> Result<Header, VerifyError> {
+    let alg = match &header.alg {
         Some(Value::String(a)) if a.eq_ignore_ascii_case("none") => {
             return Err(VerifyError::AlgNone);
         }
@@ -121,34 +180,27 @@ fn check_header(
         _ => return Err(VerifyError::AlgNotAllowed),
     };
     // RFC 7515 §4.1.11: every name in crit must be understood; this verifier understands none.
-    if header.contains_key("crit") {
+    if header.crit {
         return Err(VerifyError::Crit);
     }
-    for refused in ["b64", "zip", "enc"] {
-        if header.contains_key(refused) {
-            return Err(VerifyError::UnsupportedHeader(refused));
-        }
+    if let Some(refused) = header.refused {
+        return Err(VerifyError::UnsupportedHeader(refused));
     }
-    if let Some(cty) = header.get("cty") {
-        match cty {
-            Value::String(c) if c.eq_ignore_ascii_case("jwt") => {
-                return Err(VerifyError::UnsupportedHeader("cty"));
-            }
-            Value::String(_) => {}
-            _ => return Err(VerifyError::UnsupportedHeader("cty")),
-        }
+    match &header.cty {
+        None => {}
+        Some(Value::String(c)) if !c.eq_ignore_ascii_case("jwt") => {}
+        Some(_) => return Err(VerifyError::UnsupportedHeader("cty")),
     }
-    let kid = match header.get("kid") {
+    let kid = match header.kid {
         None => None,
-        Some(Value::String(k)) if k.chars().count() <= MAX_KID_CHARS => Some(k.clone()),
+        Some(Value::String(k)) if k.chars().count() <= MAX_KID_CHARS => Some(k),
         Some(_) => return Err(VerifyError::InvalidKid),
     };
-    let typ = match header.get("typ") {
+    let typ = match header.typ {
         None => None,
-        Some(Value::String(t)) => Some(t.clone()),
+        Some(Value::String(t)) => Some(t),
         Some(_) => return Err(VerifyError::Typ),
     };
-    // `jwk`, `jku`, `x5u` and `x5c` are never used to find a key: they are simply not read.
     Ok(Header { alg, kid, typ })
 }
 
