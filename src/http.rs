@@ -115,14 +115,10 @@ impl HttpClient {
 
     /// Parses `url` and checks that this client may talk to it (https, or loopback http when allowed).
     pub fn check_url(&self, url: &str) -> Result<Url, Error> {
-        let parsed = Url::parse(url).map_err(|e| {
-            Error::config(format!("`{}` is not a valid URL: {e}", sanitize(url, 200)))
-        })?;
+        // The URL itself is not echoed: it may carry user info.
+        let parsed = Url::parse(url).map_err(|e| Error::config(format!("not a valid URL: {e}")))?;
         if parsed.cannot_be_a_base() || parsed.host_str().is_none() {
-            return Err(Error::config(format!(
-                "`{}` has no host",
-                sanitize(url, 200)
-            )));
+            return Err(Error::config("the URL has no host"));
         }
         match parsed.scheme() {
             "https" => Ok(parsed),
@@ -548,5 +544,14 @@ mod tests {
         assert!(dev.check_url("http://localhost/token").is_ok());
         assert!(dev.check_url("http://10.0.0.1/token").is_err());
         assert!(dev.check_url("ftp://127.0.0.1/token").is_err());
+        // Errors never echo the URL, which may carry credentials.
+        for bad in [
+            "https://user:hunter2@[bad/token",
+            "http://user:hunter2@10.0.0.1/x",
+            "mailto:user:hunter2",
+        ] {
+            let e = dev.check_url(bad).unwrap_err().to_string();
+            assert!(!e.contains("hunter2"), "{e}");
+        }
     }
 }
