@@ -46,6 +46,9 @@
 pub mod api;
 pub mod bearer;
 mod der;
+#[cfg(feature = "dev-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
+pub mod dev_server;
 pub mod error;
 pub mod http;
 pub mod metadata;

@@ -278,6 +278,63 @@ impl SigningKey {
         })
     }
 
+    /// A fresh key for `alg` (RS256/PS256 → RSA-2048, ES256 → P-256, ES384 → P-384, EdDSA → Ed25519)
+    /// and its public JWK (with `kid`, `alg` and `use: sig`), for servers that issue tokens (the dev
+    /// server) and for tests.
+    pub fn generate(alg: SigningAlgorithm, kid: impl Into<String>) -> Result<(Self, Value), Error> {
+        use aws_lc_rs::signature::KeyPair;
+        let kid = kid.into();
+        let failed = || Error::config(format!("generating a {alg} key failed"));
+        let (key, mut jwk) = if alg.rsa_encoding().is_some() {
+            let kp = signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                .map_err(|_| failed())?;
+            let public = kp.public_key();
+            let jwk = serde_json::json!({
+                "kty": "RSA",
+                "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+                "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+            });
+            (KeyMaterial::Rsa(Box::new(kp)), jwk)
+        } else if let Some(ec) = alg.ecdsa() {
+            let kp = signature::EcdsaKeyPair::generate(ec).map_err(|_| failed())?;
+            let point = kp.public_key().as_ref().to_vec();
+            let half = (point.len() - 1) / 2;
+            let jwk = serde_json::json!({
+                "kty": "EC",
+                "crv": if alg == SigningAlgorithm::ES256 { "P-256" } else { "P-384" },
+                "x": URL_SAFE_NO_PAD.encode(&point[1..1 + half]),
+                "y": URL_SAFE_NO_PAD.encode(&point[1 + half..]),
+            });
+            (KeyMaterial::Ecdsa(kp), jwk)
+        } else if alg == SigningAlgorithm::EdDSA {
+            let kp = signature::Ed25519KeyPair::generate().map_err(|_| failed())?;
+            let jwk = serde_json::json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": URL_SAFE_NO_PAD.encode(kp.public_key().as_ref()),
+            });
+            (KeyMaterial::Ed25519(kp), jwk)
+        } else {
+            return Err(Error::config(format!("{alg} keys are not generated here")));
+        };
+        jwk["kid"] = Value::String(kid.clone());
+        jwk["alg"] = Value::String(alg.as_str().to_owned());
+        jwk["use"] = Value::String("sig".to_owned());
+        Ok((
+            Self {
+                alg,
+                kid: Some(kid),
+                key,
+            },
+            jwk,
+        ))
+    }
+
+    /// Signs `claims` as a compact JWS (header: `alg`, `typ`, and `kid` when set).
+    pub fn sign_token(&self, typ: &str, claims: &Value) -> Result<String, Error> {
+        self.sign_jws(typ, claims)
+    }
+
     /// Sets the `kid` put in the JWS header.
     pub fn with_key_id(mut self, kid: impl Into<String>) -> Self {
         self.kid = Some(kid.into());
@@ -316,9 +373,13 @@ impl SigningKey {
 
     /// Signs `claims` as a compact JWS with header `{"alg", "typ": "JWT", "kid"?}`.
     pub(crate) fn sign_jwt(&self, claims: &Value) -> Result<String, Error> {
+        self.sign_jws("JWT", claims)
+    }
+
+    fn sign_jws(&self, typ: &str, claims: &Value) -> Result<String, Error> {
         let mut header = serde_json::Map::new();
         header.insert("alg".into(), Value::String(self.alg.as_str().into()));
-        header.insert("typ".into(), Value::String("JWT".into()));
+        header.insert("typ".into(), Value::String(typ.into()));
         if let Some(kid) = &self.kid {
             header.insert("kid".into(), Value::String(kid.clone()));
         }

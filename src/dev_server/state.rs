@@ -1,0 +1,540 @@
+//! The dev server's in-memory state and rules.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::token::{SigningAlgorithm, SigningKey};
+
+/// A client of the dev server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DevClient {
+    /// `client_id` (generated when empty).
+    pub client_id: String,
+    /// `name`
+    pub name: String,
+    /// `confidential` or `public`.
+    pub confidential: bool,
+    /// Allowed grant types (`client_credentials`, `authorization_code`, `refresh_token`).
+    pub grant_types: Vec<String>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Registered redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// PKCE required (always for public clients).
+    pub require_pkce: bool,
+    pub(crate) secret: Option<String>,
+    pub(crate) created_at: String,
+}
+
+impl DevClient {
+    /// A confidential `client_credentials` client.
+    pub fn confidential(name: &str, scopes: &[&str]) -> Self {
+        Self {
+            client_id: String::new(),
+            name: name.to_owned(),
+            confidential: true,
+            grant_types: vec!["client_credentials".into()],
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            redirect_uris: Vec::new(),
+            require_pkce: false,
+            secret: None,
+            created_at: String::new(),
+        }
+    }
+
+    /// A public authorization-code client (PKCE required) with refresh tokens.
+    pub fn public(name: &str, scopes: &[&str], redirect_uri: &str) -> Self {
+        Self {
+            confidential: false,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            redirect_uris: vec![redirect_uri.to_owned()],
+            require_pkce: true,
+            ..Self::confidential(name, scopes)
+        }
+    }
+
+    pub(crate) fn json(&self, with_secret: bool) -> Value {
+        json!({
+            "record_type": "oauth_client",
+            "client_id": self.client_id,
+            "name": self.name,
+            "org_id": "dev-org",
+            "user_id": "dev-user",
+            "client_type": if self.confidential { "confidential" } else { "public" },
+            "require_pkce": self.require_pkce,
+            "created_at": self.created_at,
+            "updated_at": self.created_at,
+            "allowed_grant_types": self.grant_types,
+            "allowed_scopes": self.scopes,
+            "redirect_uris": self.redirect_uris,
+            "client_secret": if with_secret { self.secret.clone() } else { None },
+            "logo_uri": null, "tos_uri": null, "policy_uri": null,
+        })
+    }
+}
+
+pub(crate) struct Grant {
+    pub(crate) id: String,
+    pub(crate) client_id: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) created_at: String,
+    pub(crate) revoked: bool,
+}
+
+impl Grant {
+    pub(crate) fn json(&self) -> Value {
+        json!({"id": self.id, "record_type": "oauth_grant", "client_id": self.client_id, "scopes": self.scopes,
+            "created_at": self.created_at, "last_used_at": null})
+    }
+}
+
+pub(crate) struct Code {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) challenge: Option<String>,
+}
+
+pub(crate) struct Refresh {
+    pub(crate) grant_id: String,
+    pub(crate) used: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Faults {
+    pub(crate) fail_next: u32,
+    pub(crate) fail_status: u16,
+    pub(crate) garbage_next: u32,
+    pub(crate) latency: Duration,
+    pub(crate) jwks_unavailable: bool,
+}
+
+pub(crate) struct State {
+    pub(crate) issuer: String,
+    pub(crate) api_key: String,
+    pub(crate) ttl: Mutex<Duration>,
+    pub(crate) opaque: bool,
+    alg: SigningAlgorithm,
+    keys: Mutex<Vec<(Arc<SigningKey>, Value)>>,
+    pub(crate) clients: Mutex<BTreeMap<String, DevClient>>,
+    pub(crate) grants: Mutex<BTreeMap<String, Grant>>,
+    pub(crate) codes: Mutex<HashMap<String, Code>>,
+    pub(crate) refresh: Mutex<HashMap<String, Refresh>>,
+    /// Every access token issued: token → (claims, grant id).
+    pub(crate) issued: Mutex<HashMap<String, (Value, Option<String>)>>,
+    faults: Mutex<Faults>,
+    pub(crate) token_requests: AtomicU64,
+    pub(crate) jwks_requests: AtomicU64,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+/// An OAuth error as the server answers it.
+pub(crate) struct OAuthFailure {
+    pub(crate) status: u16,
+    pub(crate) code: &'static str,
+    pub(crate) description: &'static str,
+}
+
+pub(crate) fn fail(status: u16, code: &'static str, description: &'static str) -> OAuthFailure {
+    OAuthFailure {
+        status,
+        code,
+        description,
+    }
+}
+
+impl State {
+    pub(crate) fn new(
+        issuer: String,
+        alg: SigningAlgorithm,
+        ttl: Duration,
+        opaque: bool,
+    ) -> Result<Self, Error> {
+        let (key, jwk) = SigningKey::generate(alg, "dev-1")?;
+        Ok(Self {
+            issuer,
+            api_key: format!("KEY{}", crate::random::id()?),
+            ttl: Mutex::new(ttl),
+            opaque,
+            alg,
+            keys: Mutex::new(vec![(Arc::new(key), jwk)]),
+            clients: Mutex::new(BTreeMap::new()),
+            grants: Mutex::new(BTreeMap::new()),
+            codes: Mutex::new(HashMap::new()),
+            refresh: Mutex::new(HashMap::new()),
+            issued: Mutex::new(HashMap::new()),
+            faults: Mutex::new(Faults::default()),
+            token_requests: AtomicU64::new(0),
+            jwks_requests: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    pub(crate) fn jwks(&self) -> Value {
+        json!({ "keys": lock(&self.keys).iter().map(|(_, jwk)| jwk.clone()).collect::<Vec<_>>() })
+    }
+
+    pub(crate) fn rotate_keys(&self) -> Result<(), Error> {
+        let mut keys = lock(&self.keys);
+        let (key, jwk) = SigningKey::generate(self.alg, format!("dev-{}", keys.len() + 1))?;
+        keys.insert(0, (Arc::new(key), jwk));
+        keys.truncate(2);
+        Ok(())
+    }
+
+    pub(crate) fn add_client(&self, mut client: DevClient) -> (String, String) {
+        if client.client_id.is_empty() {
+            client.client_id = crate::random::id().unwrap_or_else(|_| "dev-client".into());
+        }
+        let secret = if client.confidential {
+            crate::random::id().unwrap_or_else(|_| "dev-secret".into())
+        } else {
+            String::new()
+        };
+        client.secret = client.confidential.then(|| secret.clone());
+        client.created_at = rfc3339_now();
+        if !client.confidential {
+            client.require_pkce = true;
+        }
+        let id = client.client_id.clone();
+        lock(&self.clients).insert(id.clone(), client);
+        (id, secret)
+    }
+
+    /// Client authentication: Basic (form-urlencoded id and secret, RFC 6749 §2.3.1) or the body.
+    pub(crate) fn authenticate(
+        &self,
+        basic: Option<(String, String)>,
+        form: &[(String, String)],
+    ) -> Result<DevClient, OAuthFailure> {
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let (id, secret) = match basic {
+            Some((id, secret)) => (id, Some(secret)),
+            None => match field("client_id") {
+                Some(id) => (id, field("client_secret")),
+                None => return Err(fail(400, "invalid_request", "no client authentication")),
+            },
+        };
+        let client = lock(&self.clients).get(&id).cloned().ok_or(fail(
+            401,
+            "invalid_client",
+            "client authentication failed",
+        ))?;
+        let ok = match (&client.secret, &secret) {
+            (Some(expected), Some(given)) => aws_lc_rs::constant_time::verify_slices_are_equal(
+                expected.as_bytes(),
+                given.as_bytes(),
+            )
+            .is_ok(),
+            (None, None) => true,
+            _ => false,
+        };
+        if ok {
+            Ok(client)
+        } else {
+            Err(fail(401, "invalid_client", "client authentication failed"))
+        }
+    }
+
+    fn scopes(client: &DevClient, requested: Option<&str>) -> Result<Vec<String>, OAuthFailure> {
+        match requested {
+            None => Ok(client.scopes.clone()),
+            Some(s) => {
+                let wanted: Vec<String> = s
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if wanted.iter().all(|w| client.scopes.contains(w)) {
+                    Ok(wanted)
+                } else {
+                    Err(fail(
+                        400,
+                        "invalid_scope",
+                        "a requested scope is not allowed for this client",
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Issues an access token (and, with a grant, a refresh token) as a token response.
+    pub(crate) fn issue(
+        &self,
+        client: &DevClient,
+        sub: &str,
+        scopes: &[String],
+        audience: Option<&str>,
+        grant: Option<&str>,
+    ) -> Result<Value, OAuthFailure> {
+        let ttl = *lock(&self.ttl);
+        let iat = now();
+        let jti = crate::random::id().map_err(|_| fail(500, "server_error", "no randomness"))?;
+        let claims = json!({
+            "iss": self.issuer, "sub": sub, "aud": audience.unwrap_or(&self.issuer), "client_id": client.client_id,
+            "scope": scopes.join(" "), "iat": iat, "exp": iat + ttl.as_secs(), "jti": jti,
+        });
+        let token = if self.opaque {
+            format!(
+                "dev_{}",
+                crate::random::id().map_err(|_| fail(500, "server_error", "no randomness"))?
+            )
+        } else {
+            let key = lock(&self.keys)[0].0.clone();
+            key.sign_token("at+jwt", &claims)
+                .map_err(|_| fail(500, "server_error", "signing failed"))?
+        };
+        lock(&self.issued).insert(token.clone(), (claims, grant.map(str::to_owned)));
+        let mut body = json!({"access_token": token, "token_type": "Bearer", "expires_in": ttl.as_secs(), "scope": scopes.join(" ")});
+        if let Some(grant) = grant
+            && client.grant_types.iter().any(|g| g == "refresh_token")
+        {
+            let rt = format!(
+                "rt_{}",
+                crate::random::id().map_err(|_| fail(500, "server_error", "no randomness"))?
+            );
+            lock(&self.refresh).insert(
+                rt.clone(),
+                Refresh {
+                    grant_id: grant.to_owned(),
+                    used: false,
+                },
+            );
+            body["refresh_token"] = Value::String(rt);
+        }
+        Ok(body)
+    }
+
+    pub(crate) fn token(
+        &self,
+        client: DevClient,
+        form: &[(String, String)],
+    ) -> Result<Value, OAuthFailure> {
+        let field = |name: &str| {
+            form.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let allowed = |g: &str| client.grant_types.iter().any(|x| x == g);
+        match field("grant_type") {
+            Some("client_credentials") if allowed("client_credentials") => {
+                let scopes = Self::scopes(&client, field("scope"))?;
+                self.issue(
+                    &client,
+                    &client.client_id,
+                    &scopes,
+                    field("resource").or(field("audience")),
+                    None,
+                )
+            }
+            Some("authorization_code") if allowed("authorization_code") => {
+                let code = field("code").ok_or(fail(400, "invalid_request", "no code"))?;
+                let pending = lock(&self.codes).remove(code).ok_or(fail(
+                    400,
+                    "invalid_grant",
+                    "unknown or used code",
+                ))?;
+                if pending.client_id != client.client_id
+                    || Some(pending.redirect_uri.as_str()) != field("redirect_uri")
+                {
+                    return Err(fail(
+                        400,
+                        "invalid_grant",
+                        "the code was issued to another client or redirect URI",
+                    ));
+                }
+                if let Some(challenge) = &pending.challenge {
+                    let verifier = field("code_verifier").ok_or(fail(
+                        400,
+                        "invalid_grant",
+                        "PKCE verifier missing",
+                    ))?;
+                    let digest =
+                        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+                    if URL_SAFE_NO_PAD.encode(digest.as_ref()) != *challenge {
+                        return Err(fail(400, "invalid_grant", "PKCE verification failed"));
+                    }
+                }
+                let grant_id = uuid_like();
+                lock(&self.grants).insert(
+                    grant_id.clone(),
+                    Grant {
+                        id: grant_id.clone(),
+                        client_id: client.client_id.clone(),
+                        scopes: pending.scopes.clone(),
+                        created_at: rfc3339_now(),
+                        revoked: false,
+                    },
+                );
+                self.issue(&client, "dev-user", &pending.scopes, None, Some(&grant_id))
+            }
+            Some("refresh_token") if allowed("refresh_token") => {
+                let rt = field("refresh_token").ok_or(fail(
+                    400,
+                    "invalid_request",
+                    "no refresh_token",
+                ))?;
+                let grant_id = {
+                    let mut refresh = lock(&self.refresh);
+                    let entry = refresh.get_mut(rt).ok_or(fail(
+                        400,
+                        "invalid_grant",
+                        "unknown refresh token",
+                    ))?;
+                    if entry.used {
+                        // Reuse of a rotated refresh token: revoke the whole grant (RFC 9700 §4.14.2).
+                        let grant = entry.grant_id.clone();
+                        drop(refresh);
+                        if let Some(g) = lock(&self.grants).get_mut(&grant) {
+                            g.revoked = true;
+                        }
+                        return Err(fail(
+                            400,
+                            "invalid_grant",
+                            "refresh token reused; the grant is revoked",
+                        ));
+                    }
+                    entry.used = true;
+                    entry.grant_id.clone()
+                };
+                let scopes = {
+                    let grants = lock(&self.grants);
+                    let g = grants.get(&grant_id).filter(|g| !g.revoked).ok_or(fail(
+                        400,
+                        "invalid_grant",
+                        "the grant is revoked",
+                    ))?;
+                    if g.client_id != client.client_id {
+                        return Err(fail(
+                            400,
+                            "invalid_grant",
+                            "the refresh token belongs to another client",
+                        ));
+                    }
+                    g.scopes.clone()
+                };
+                self.issue(&client, "dev-user", &scopes, None, Some(&grant_id))
+            }
+            Some("client_credentials" | "authorization_code" | "refresh_token") => Err(fail(
+                400,
+                "unauthorized_client",
+                "this client may not use this grant type",
+            )),
+            _ => Err(fail(
+                400,
+                "unsupported_grant_type",
+                "unsupported grant type",
+            )),
+        }
+    }
+
+    pub(crate) fn introspect(&self, token: &str) -> Value {
+        let issued = lock(&self.issued);
+        let Some((claims, grant)) = issued.get(token) else {
+            return json!({"active": false});
+        };
+        let revoked = grant
+            .as_ref()
+            .is_some_and(|g| lock(&self.grants).get(g).is_none_or(|g| g.revoked));
+        let expired = claims["exp"].as_u64().is_none_or(|exp| now() >= exp);
+        if revoked || expired {
+            return json!({"active": false});
+        }
+        let mut out = claims.clone();
+        out["active"] = Value::Bool(true);
+        out
+    }
+
+    pub(crate) fn approve(&self, url: &url::Url) -> Result<url::Url, Error> {
+        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let bad = |why: &str| {
+            Error::config(format!(
+                "the authorization request is not acceptable: {why}"
+            ))
+        };
+        if q.get("response_type").map(String::as_str) != Some("code") {
+            return Err(bad("response_type must be code"));
+        }
+        let client_id = q.get("client_id").ok_or_else(|| bad("no client_id"))?;
+        let client = lock(&self.clients)
+            .get(client_id)
+            .cloned()
+            .ok_or_else(|| bad("unknown client"))?;
+        let redirect = q
+            .get("redirect_uri")
+            .ok_or_else(|| bad("no redirect_uri"))?;
+        if !client.redirect_uris.contains(redirect) {
+            return Err(bad("the redirect URI is not registered"));
+        }
+        let challenge = match (
+            q.get("code_challenge"),
+            q.get("code_challenge_method").map(String::as_str),
+        ) {
+            (Some(c), Some("S256")) => Some(c.clone()),
+            (Some(_), _) => return Err(bad("only S256 PKCE is supported")),
+            (None, _) if client.require_pkce => {
+                return Err(bad("PKCE is required for this client"));
+            }
+            (None, _) => None,
+        };
+        let scopes = Self::scopes(&client, q.get("scope").map(String::as_str))
+            .map_err(|_| bad("a scope is not allowed"))?;
+        let code = crate::random::id()?;
+        lock(&self.codes).insert(
+            code.clone(),
+            Code {
+                client_id: client_id.clone(),
+                redirect_uri: redirect.clone(),
+                scopes,
+                challenge,
+            },
+        );
+        let mut out = url::Url::parse(redirect).map_err(|_| bad("bad redirect URI"))?;
+        out.query_pairs_mut().append_pair("code", &code);
+        if let Some(state) = q.get("state") {
+            out.query_pairs_mut().append_pair("state", state);
+        }
+        Ok(out)
+    }
+}
+
+fn uuid_like() -> String {
+    let mut b = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}

@@ -1,0 +1,449 @@
+//! The embedded dev server: the typed client, the provider and the verifier all run against it, and
+//! it rejects what oidc-provider rejects for the same bad requests.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use telnyx_oauth::api::{
+    AuthorizeRequest, ClientCreate, ClientListQuery, ClientType, ClientUpdate, GrantType, Telnyx,
+};
+use telnyx_oauth::dev_server::{DevClient, DevServer};
+use telnyx_oauth::error::OAuthErrorCode;
+use telnyx_oauth::verify::Verifier;
+use telnyx_oauth::{
+    ClientAuth, ClientCredentials, ClientSecret, Error, HttpClient, PkcePair, SigningAlgorithm,
+    TokenEndpoint, TokenProvider,
+};
+
+const CALLBACK: &str = "http://127.0.0.1/callback";
+
+fn http() -> HttpClient {
+    HttpClient::new().unwrap().allow_http_loopback(true)
+}
+
+fn telnyx(dev: &DevServer, auth: Option<ClientAuth>) -> Telnyx {
+    let mut b = Telnyx::builder()
+        .base_url(dev.api_base())
+        .http(http())
+        .api_key(ClientSecret::new(dev.api_key()));
+    if let Some(a) = auth {
+        b = b.client_auth(a);
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test]
+async fn the_typed_client_manages_clients_and_grants() {
+    let dev = DevServer::start().await.unwrap();
+    let t = telnyx(&dev, None);
+    let created = t
+        .clients()
+        .create(&ClientCreate::new(
+            "svc",
+            ClientType::Confidential,
+            [GrantType::ClientCredentials],
+            ["read"],
+        ))
+        .await
+        .unwrap();
+    let secret = created.client_secret.clone().unwrap();
+    for i in 0..4 {
+        t.clients()
+            .create(
+                &ClientCreate::new(
+                    format!("extra-{i}"),
+                    ClientType::Public,
+                    [GrantType::AuthorizationCode],
+                    ["read"],
+                )
+                .redirect_uri(CALLBACK),
+            )
+            .await
+            .unwrap();
+    }
+    let page = t
+        .clients()
+        .list_page(
+            &ClientListQuery {
+                page_size: Some(2),
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            page.data.len(),
+            page.meta.total_pages,
+            page.meta.total_results
+        ),
+        (2, Some(3), Some(5))
+    );
+    let mut stream = t.clients().list(ClientListQuery {
+        page_size: Some(2),
+        ..Default::default()
+    });
+    let mut n = 0;
+    while let Some(c) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)).await
+    {
+        c.unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 5);
+    let renamed = t
+        .clients()
+        .update(&created.client_id, &ClientUpdate::new().name("renamed"))
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "renamed");
+    assert!(
+        renamed.client_secret.is_none(),
+        "the secret is shown only at creation"
+    );
+    // The new client gets tokens.
+    let endpoint = TokenEndpoint::with_http(
+        http(),
+        &dev.token_url(),
+        ClientAuth::basic(created.client_id.clone(), secret),
+    )
+    .unwrap();
+    assert_eq!(
+        endpoint
+            .client_credentials(&ClientCredentials::new())
+            .await
+            .unwrap()
+            .scope(),
+        Some("read")
+    );
+    t.clients().delete(&created.client_id).await.unwrap();
+    let err = t.clients().retrieve(&created.client_id).await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
+    let anonymous = Telnyx::builder()
+        .base_url(dev.api_base())
+        .http(http())
+        .build()
+        .unwrap();
+    let Error::Api(e) = anonymous
+        .clients()
+        .list_page(&ClientListQuery::default(), 1)
+        .await
+        .unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!(e.errors[0].code.as_deref(), Some("10009"));
+}
+use futures_core::Stream;
+
+#[tokio::test]
+async fn provider_and_verifier_round_trip_in_every_algorithm() {
+    for alg in [
+        SigningAlgorithm::RS256,
+        SigningAlgorithm::ES256,
+        SigningAlgorithm::EdDSA,
+    ] {
+        let dev = DevServer::builder().algorithm(alg).start().await.unwrap();
+        let (id, secret) = dev.add_client("svc", &["read", "write"]);
+        let endpoint = TokenEndpoint::discover(
+            http(),
+            dev.issuer(),
+            ClientAuth::basic(id.clone(), ClientSecret::new(secret)),
+        )
+        .await
+        .unwrap();
+        let provider =
+            TokenProvider::client_credentials(endpoint, ClientCredentials::new().scope("read"))
+                .build()
+                .unwrap();
+        let token = provider.token().await.unwrap();
+        let verifier = Verifier::builder()
+            .issuer(dev.issuer())
+            .audience(dev.issuer())
+            .http(http())
+            .typ_profile(telnyx_oauth::verify::TypProfile::Strict)
+            .build()
+            .await
+            .unwrap();
+        let v = verifier
+            .verify::<Value>(token.access_token().secret())
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(v.alg(), Some(alg));
+        assert_eq!(v.client_id(), Some(id.as_str()));
+        assert_eq!(v.scopes(), ["read"]);
+        // Key rotation: new tokens carry the new kid and still verify (one JWKS refetch).
+        dev.rotate_keys().unwrap();
+        assert!(provider.invalidate(&token));
+        let fresh = provider.token().await.unwrap();
+        let v2 = verifier
+            .verify::<Value>(fresh.access_token().secret())
+            .await
+            .unwrap();
+        assert_ne!(v2.kid(), v.kid());
+        assert_eq!(dev.token_requests(), 2);
+    }
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_refresh_rotation_and_reuse_revoking_the_grant() {
+    let dev = DevServer::start().await.unwrap();
+    let (id, _) = dev.add_client_with(DevClient::public("app", &["read", "write"], CALLBACK));
+    let t = telnyx(&dev, Some(ClientAuth::none(id.clone())));
+    let (url, pending) = t
+        .authorize_url(AuthorizeRequest::new(id.clone(), CALLBACK).scope("read"))
+        .unwrap();
+    let redirect = dev.approve(&url).unwrap();
+    let code = pending.code_from_redirect(&redirect).unwrap();
+    let endpoint = t.token_endpoint().unwrap();
+    let first = endpoint
+        .exchange_code(&code, CALLBACK, Some(pending.pkce().verifier()))
+        .await
+        .unwrap();
+    assert_eq!(first.scope(), Some("read"));
+    let rt1 = first.refresh_token().unwrap().clone();
+    let second = endpoint.refresh(&rt1, &[]).await.unwrap();
+    let rt2 = second.refresh_token().unwrap().clone();
+    assert_ne!(rt1, rt2, "rotated");
+    let grants = t.grants().list_page(None, 1).await.unwrap();
+    assert_eq!(grants.data.len(), 1);
+    // Replaying the rotated refresh token revokes the whole grant.
+    assert_eq!(
+        endpoint.refresh(&rt1, &[]).await.unwrap_err().oauth_code(),
+        Some(&OAuthErrorCode::InvalidGrant)
+    );
+    assert_eq!(
+        endpoint.refresh(&rt2, &[]).await.unwrap_err().oauth_code(),
+        Some(&OAuthErrorCode::InvalidGrant)
+    );
+    assert!(t.grants().list_page(None, 1).await.unwrap().data.is_empty());
+    // A code is single-use; PKCE is required of a public client.
+    assert!(
+        endpoint
+            .exchange_code(&code, CALLBACK, Some(pending.pkce().verifier()))
+            .await
+            .is_err()
+    );
+    let no_pkce = url::Url::parse(&format!(
+        "{}/v2/oauth/authorize?response_type=code&client_id={id}&redirect_uri={CALLBACK}",
+        dev.issuer()
+    ))
+    .unwrap();
+    assert!(dev.approve(&no_pkce).is_err());
+}
+
+#[tokio::test]
+async fn opaque_tokens_introspect_until_their_grant_is_revoked() {
+    let dev = DevServer::builder()
+        .opaque_tokens(true)
+        .start()
+        .await
+        .unwrap();
+    let (app, _) = dev.add_client_with(DevClient::public("app", &["read"], CALLBACK));
+    let (rs, rs_secret) = dev.add_client("resource-server", &[]);
+    let pkce = PkcePair::generate().unwrap();
+    let url = url::Url::parse(&format!(
+        "{}/v2/oauth/authorize?response_type=code&client_id={app}&redirect_uri={CALLBACK}&scope=read&code_challenge={}&code_challenge_method=S256",
+        dev.issuer(),
+        pkce.challenge()
+    ))
+    .unwrap();
+    let code: String = dev
+        .approve(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let endpoint =
+        TokenEndpoint::with_http(http(), &dev.token_url(), ClientAuth::none(app)).unwrap();
+    let token = endpoint
+        .exchange_code(&code.into(), CALLBACK, Some(pkce.verifier()))
+        .await
+        .unwrap();
+    let t = telnyx(
+        &dev,
+        Some(ClientAuth::basic(rs, ClientSecret::new(rs_secret))),
+    );
+    let answer = t.introspect(token.access_token()).await.unwrap();
+    assert!(answer.active);
+    assert_eq!(answer.scope.as_deref(), Some("read"));
+    let grant = t.grants().list_page(None, 1).await.unwrap().data.remove(0);
+    t.grants().revoke(&grant.id).await.unwrap();
+    assert!(!t.introspect(token.access_token()).await.unwrap().active);
+}
+
+#[tokio::test]
+async fn fault_injection_reaches_the_library_as_typed_errors() {
+    let dev = DevServer::start().await.unwrap();
+    let (id, secret) = dev.add_client("svc", &["read"]);
+    let endpoint = TokenEndpoint::with_http(
+        http(),
+        &dev.token_url(),
+        ClientAuth::basic(id, ClientSecret::new(secret)),
+    )
+    .unwrap();
+    dev.fail_next_token_requests(1, 503);
+    let err = endpoint
+        .client_credentials(&ClientCredentials::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_transient() && err.status().map(|s| s.as_u16()) == Some(503));
+    dev.garbage_next_token_requests(1);
+    assert!(matches!(
+        endpoint
+            .client_credentials(&ClientCredentials::new())
+            .await
+            .unwrap_err(),
+        Error::UnexpectedResponse(_)
+    ));
+    dev.set_token_latency(Duration::from_millis(300));
+    let slow = TokenEndpoint::with_http(
+        http().with_timeout(Duration::from_millis(100)),
+        &dev.token_url(),
+        endpoint.client_auth().clone(),
+    )
+    .unwrap();
+    assert!(
+        slow.client_credentials(&ClientCredentials::new())
+            .await
+            .unwrap_err()
+            .is_transient()
+    );
+    dev.set_token_latency(Duration::ZERO);
+    assert!(
+        endpoint
+            .client_credentials(&ClientCredentials::new())
+            .await
+            .is_ok()
+    );
+    dev.set_jwks_unavailable(true);
+    assert!(
+        Verifier::builder()
+            .issuer(dev.issuer())
+            .audience("x")
+            .http(http())
+            .build()
+            .await
+            .is_err()
+    );
+    assert!(dev.jwks_requests() >= 1);
+}
+
+/// The same bad requests against the dev server and oidc-provider get the same OAuth error codes.
+#[tokio::test]
+async fn the_dev_server_rejects_what_oidc_provider_rejects() {
+    let peer = support::Peer::start_with(serde_json::json!({ "rotateRefreshToken": true }));
+    let dev = DevServer::start().await.unwrap();
+    let (dev_app, _) = dev.add_client_with(DevClient::public("app", &["openid", "read"], CALLBACK));
+    let (dev_svc, _) = dev.add_client("svc", &["read"]);
+
+    // A wrong secret.
+    let bad = |url: &str, id: &str| {
+        TokenEndpoint::with_http(
+            http(),
+            url,
+            ClientAuth::basic(id, ClientSecret::new("wrong")),
+        )
+        .unwrap()
+    };
+    let e1 = bad(&peer.token_url(), "basic-client")
+        .client_credentials(&ClientCredentials::new())
+        .await
+        .unwrap_err();
+    let e2 = bad(&dev.token_url(), &dev_svc)
+        .client_credentials(&ClientCredentials::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e1.oauth_code(), e2.oauth_code());
+    assert_eq!(e1.status(), e2.status());
+
+    // A PKCE mismatch, a wrong redirect URI at the exchange, and a reused refresh token.
+    let dev_code = |pkce: &PkcePair| {
+        let url = url::Url::parse(&format!(
+            "{}/v2/oauth/authorize?response_type=code&client_id={dev_app}&redirect_uri={CALLBACK}&scope=openid+read&code_challenge={}&code_challenge_method=S256",
+            dev.issuer(), pkce.challenge()
+        )).unwrap();
+        let code: String = dev
+            .approve(&url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        telnyx_oauth::AuthorizationCode::new(code)
+    };
+    let peer_ep =
+        TokenEndpoint::with_http(http(), &peer.token_url(), ClientAuth::none("public-client"))
+            .unwrap();
+    let dev_ep =
+        TokenEndpoint::with_http(http(), &dev.token_url(), ClientAuth::none(dev_app.clone()))
+            .unwrap();
+    let (p1, p2, other) = (
+        PkcePair::generate().unwrap(),
+        PkcePair::generate().unwrap(),
+        PkcePair::generate().unwrap(),
+    );
+    let peer_code = peer
+        .authorize("public-client", "openid read", None, Some(&p1))
+        .await;
+    let e1 = peer_ep
+        .exchange_code(&peer_code, CALLBACK, Some(other.verifier()))
+        .await
+        .unwrap_err();
+    let e2 = dev_ep
+        .exchange_code(&dev_code(&p2), CALLBACK, Some(other.verifier()))
+        .await
+        .unwrap_err();
+    assert_eq!(e1.oauth_code(), e2.oauth_code(), "PKCE mismatch");
+
+    let peer_code = peer
+        .authorize("public-client", "openid read", None, Some(&p1))
+        .await;
+    let e1 = peer_ep
+        .exchange_code(
+            &peer_code,
+            "http://127.0.0.1/elsewhere",
+            Some(p1.verifier()),
+        )
+        .await
+        .unwrap_err();
+    let e2 = dev_ep
+        .exchange_code(
+            &dev_code(&p2),
+            "http://127.0.0.1/elsewhere",
+            Some(p2.verifier()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e1.oauth_code(), e2.oauth_code(), "wrong redirect URI");
+
+    let peer_code = peer
+        .authorize("public-client", "openid read", None, Some(&p1))
+        .await;
+    let peer_rt = peer_ep
+        .exchange_code(&peer_code, CALLBACK, Some(p1.verifier()))
+        .await
+        .unwrap()
+        .refresh_token()
+        .unwrap()
+        .clone();
+    let dev_rt = dev_ep
+        .exchange_code(&dev_code(&p2), CALLBACK, Some(p2.verifier()))
+        .await
+        .unwrap()
+        .refresh_token()
+        .unwrap()
+        .clone();
+    peer_ep.refresh(&peer_rt, &[]).await.unwrap();
+    dev_ep.refresh(&dev_rt, &[]).await.unwrap();
+    let e1 = peer_ep.refresh(&peer_rt, &[]).await.unwrap_err();
+    let e2 = dev_ep.refresh(&dev_rt, &[]).await.unwrap_err();
+    assert_eq!(e1.oauth_code(), e2.oauth_code(), "reused refresh token");
+    assert_eq!(e1.oauth_code(), Some(&OAuthErrorCode::InvalidGrant));
+}
