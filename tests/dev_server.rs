@@ -447,3 +447,39 @@ async fn the_dev_server_rejects_what_oidc_provider_rejects() {
     assert_eq!(e1.oauth_code(), e2.oauth_code(), "reused refresh token");
     assert_eq!(e1.oauth_code(), Some(&OAuthErrorCode::InvalidGrant));
 }
+
+/// README command 1: the quickstart runs on a fresh machine with no credentials and says what it did.
+#[tokio::test]
+async fn the_quickstart_succeeds_step_by_step() {
+    let exe = std::env::current_exe().unwrap();
+    let quickstart = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("quickstart");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(quickstart)
+            .output()
+            .expect("run the quickstart (cargo test builds it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for n in 1..=10 {
+        assert!(
+            stdout.contains(&format!("[{n}] ")),
+            "step {n} missing:\n{stdout}"
+        );
+    }
+    assert_eq!(stdout.matches("    ok: ").count(), 7, "{stdout}");
+    assert!(stdout.contains("401 Unauthorized WWW-Authenticate: Bearer realm=\"quickstart\""));
+    assert!(stdout.contains("60 requests over 6 s: 60 succeeded"));
+    assert!(stdout.ends_with("quickstart: every step succeeded\n"));
+}
