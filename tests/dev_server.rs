@@ -483,3 +483,172 @@ async fn the_quickstart_succeeds_step_by_step() {
     assert!(stdout.contains("60 requests over 6 s: 60 succeeded"));
     assert!(stdout.ends_with("quickstart: every step succeeded\n"));
 }
+
+fn example_path(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+/// Kills the child process when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_axum_protected_example_protects_its_routes() {
+    use std::io::BufRead;
+    let dev = DevServer::start().await.unwrap();
+    let mut child = Child(
+        std::process::Command::new(example_path("axum_protected"))
+            .env("ISSUER", dev.issuer())
+            .env("AUDIENCE", dev.issuer())
+            .env("ALLOW_HTTP", "1")
+            .env("BIND", "127.0.0.1:0")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run the example (cargo test builds it)"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    let (id, secret) = dev.add_client("caller", &["read"]);
+    let token = TokenEndpoint::with_http(
+        http(),
+        &dev.token_url(),
+        ClientAuth::basic(id.clone(), ClientSecret::new(secret)),
+    )
+    .unwrap()
+    .client_credentials(&ClientCredentials::new())
+    .await
+    .unwrap();
+    let bearer = format!("Bearer {}", token.access_token().secret());
+    let client = reqwest::Client::new();
+    let call = |path: &str, auth: bool| {
+        let mut r = client.get(format!("http://{addr}{path}"));
+        if auth {
+            r = r.header("authorization", &bearer);
+        }
+        r.send()
+    };
+    assert_eq!(
+        call("/public", false).await.unwrap().text().await.unwrap(),
+        "public"
+    );
+    let me: Value = call("/me", true).await.unwrap().json().await.unwrap();
+    assert_eq!(me["client_id"], id.as_str());
+    assert_eq!(
+        call("/read", true).await.unwrap().text().await.unwrap(),
+        "read ok"
+    );
+    assert_eq!(call("/admin", true).await.unwrap().status(), 403);
+    assert_eq!(
+        call("/maybe", false).await.unwrap().text().await.unwrap(),
+        "anonymous"
+    );
+    assert!(
+        call("/maybe", true)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .starts_with("authenticated as")
+    );
+    let denied = call("/me", false).await.unwrap();
+    assert_eq!(denied.status(), 401);
+    let challenge = denied.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.contains("resource_metadata=\""), "{challenge}");
+    let doc: Value = call("/.well-known/oauth-protected-resource", false)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["resource"], dev.issuer());
+}
+
+#[tokio::test]
+async fn the_pkce_example_completes_the_code_flow_through_its_redirect_listener() {
+    let out = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(example_path("authorization_code_pkce"))
+            .env_remove("TELNYX_CLIENT_ID")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("redirect received with a code and the expected state"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("refresh token issued"), "{stdout}");
+}
+
+fn run_example(name: &str) -> String {
+    let out = std::process::Command::new(example_path(name))
+        .output()
+        .expect("run the example (cargo test builds it)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn the_outbound_examples_send_tokens_and_share_one_fetch() {
+    let hyper = tokio::task::spawn_blocking(|| run_example("outbound_hyper"))
+        .await
+        .unwrap();
+    assert_eq!(hyper.matches("bearer token of ").count(), 3, "{hyper}");
+    assert!(!hyper.contains("of 0 characters"), "{hyper}");
+    assert!(hyper.contains("token requests for 3 calls: 1"), "{hyper}");
+    #[cfg(feature = "reqwest-middleware")]
+    {
+        let reqwest = tokio::task::spawn_blocking(|| run_example("outbound_reqwest"))
+            .await
+            .unwrap();
+        assert!(
+            reqwest.contains("BearerLayer over reqwest::Client: 200 OK"),
+            "{reqwest}"
+        );
+        assert!(reqwest.contains("BearerMiddleware: 200 OK"), "{reqwest}");
+        assert!(
+            reqwest.contains("token requests for both calls: 1"),
+            "{reqwest}"
+        );
+    }
+}
