@@ -7,8 +7,8 @@
 //! ```
 //!
 //! `TELNYX_BASE_URL` points it elsewhere (a test server speaking the same API). Without
-//! `TELNYX_API_KEY` it explains what it needs and exits with status 2; the dev server that lets it run
-//! with no credentials arrives with the dev-server work.
+//! `TELNYX_API_KEY` it runs against the embedded dev server when built with `--features dev-server`,
+//! and otherwise explains what it needs and exits with status 2.
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -20,19 +20,45 @@ use telnyx_oauth::api::{
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    if std::env::var("TELNYX_API_KEY").map_or(true, |k| k.is_empty()) {
-        eprintln!("set TELNYX_API_KEY (and optionally TELNYX_BASE_URL) to manage OAuth clients");
-        std::process::exit(2);
-    }
-    if let Err(e) = run().await {
+    let result = if std::env::var("TELNYX_API_KEY").is_ok_and(|k| !k.is_empty()) {
+        match Telnyx::from_env() {
+            Ok(telnyx) => run(telnyx).await,
+            Err(e) => Err(e),
+        }
+    } else {
+        without_api_key().await
+    };
+    if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
 }
 
-async fn run() -> Result<(), telnyx_oauth::Error> {
-    let telnyx = Telnyx::from_env()?;
+#[cfg(feature = "dev-server")]
+async fn without_api_key() -> Result<(), telnyx_oauth::Error> {
+    let dev = telnyx_oauth::dev_server::DevServer::start().await?;
+    println!(
+        "no TELNYX_API_KEY: using the embedded dev server at {}",
+        dev.issuer()
+    );
+    let telnyx = Telnyx::builder()
+        .base_url(dev.api_base())
+        .http(telnyx_oauth::HttpClient::new()?.allow_http_loopback(true))
+        .api_key(telnyx_oauth::ClientSecret::new(dev.api_key()))
+        .build()?;
+    dev.add_client("an existing client", &["read"]);
+    run(telnyx).await
+}
 
+#[cfg(not(feature = "dev-server"))]
+async fn without_api_key() -> Result<(), telnyx_oauth::Error> {
+    eprintln!(
+        "set TELNYX_API_KEY (and optionally TELNYX_BASE_URL), or build with --features dev-server"
+    );
+    std::process::exit(2);
+}
+
+async fn run(telnyx: Telnyx) -> Result<(), telnyx_oauth::Error> {
     println!("existing clients:");
     let mut all = telnyx.clients().list(ClientListQuery {
         page_size: Some(50),

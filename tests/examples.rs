@@ -95,11 +95,26 @@ async fn manage_clients_lists_creates_updates_and_deletes() {
 }
 
 #[test]
-fn manage_clients_without_an_api_key_says_what_it_needs() {
+fn manage_clients_without_an_api_key_uses_the_dev_server_or_says_what_it_needs() {
     let out = Command::new(example("manage_clients"))
         .env_remove("TELNYX_API_KEY")
+        .env_remove("TELNYX_BASE_URL")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TELNYX_API_KEY"));
+    if cfg!(feature = "dev-server") {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("using the embedded dev server"), "{stdout}");
+        assert!(
+            stdout.contains("(1 in all)") && stdout.contains("deleted "),
+            "{stdout}"
+        );
+    } else {
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("TELNYX_API_KEY"));
+    }
 }
