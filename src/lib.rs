@@ -3,38 +3,86 @@
 //!
 //! The parts, from the bottom up:
 //!
-//! - [`token`], [`metadata`], [`error`], [`secret`], [`http`]: the protocol core (below);
-//! - [`provider`]: [`TokenProvider`], cached, refreshed-ahead, single-flight tokens;
+//! - [`token`], [`metadata`], [`error`], [`secret`], [`http`]: the protocol core — every grant and
+//!   client authentication method, discovery with an exact issuer check, typed errors, redacting secrets;
+//! - [`provider`]: [`TokenProvider`], one cached, refreshed-ahead, single-flight token per client;
 //! - [`bearer`]: `BearerLayer`, bearer tokens on any Tower HTTP client, one retry after a 401;
 //! - [`verify`]: `Verifier` and `VerifyLayer`, strict JWT verification and RFC 6750 protection;
-//! - [`api`]: `Telnyx`, the typed client for every OAuth endpoint of the Telnyx API.
+//! - [`api`]: `Telnyx`, the typed client for every OAuth endpoint of the Telnyx API;
+//! - `dev_server` (feature `dev-server`): an in-process authorization server for development and tests.
 //!
-//! The protocol core:
+//! Every network call has a timeout, a body limit, no redirects, and https only unless loopback http is
+//! explicitly allowed.
 //!
-//! - [`TokenEndpoint`]: the `client_credentials`, `refresh_token` and `authorization_code` (+ PKCE)
-//!   grants, with every client authentication method — [`ClientAuth::basic`] (RFC 6749 §2.3.1 encoding),
-//!   [`ClientAuth::post`], [`ClientAuth::private_key_jwt`], [`ClientAuth::client_secret_jwt`] and
-//!   [`ClientAuth::none`];
-//! - [`AuthorizationServerMetadata`] and [`ProtectedResourceMetadata`] discovery (RFC 8414, RFC 9728)
-//!   with the issuer checked exactly;
-//! - one [`Error`] type that tells transient failures from permanent ones;
-//! - secrets as redacting, zeroizing newtypes ([`ClientSecret`], [`AccessToken`], [`RefreshToken`]).
+//! # Getting tokens
 //!
-//! Every network call has a timeout (10 s), a body limit (1 MiB), no redirects, and https only unless
-//! loopback http is explicitly allowed.
+//! A [`TokenProvider`] over any token source (here a stand-in; in production
+//! `TokenProvider::client_credentials(TokenEndpoint::telnyx(auth)?, request)`):
 //!
-//! ```no_run
-//! use telnyx_oauth::{ClientAuth, ClientCredentials, ClientSecret, TokenEndpoint};
+//! ```
+//! use std::time::Duration;
+//! use telnyx_oauth::provider::{BoxFuture, TokenSource};
+//! use telnyx_oauth::{AccessToken, Error, Token, TokenProvider};
 //!
-//! # async fn run() -> Result<(), telnyx_oauth::Error> {
-//! let endpoint = TokenEndpoint::telnyx(ClientAuth::basic(
-//!     std::env::var("TELNYX_CLIENT_ID").unwrap_or_default(),
-//!     ClientSecret::new(std::env::var("TELNYX_CLIENT_SECRET").unwrap_or_default()),
-//! ))?;
-//! let token = endpoint.client_credentials(&ClientCredentials::new()).await?;
-//! let header = token.access_token().bearer_header()?; // sensitive `Bearer …` header value
-//! # let _ = header;
+//! struct Issuer;
+//! impl TokenSource for Issuer {
+//!     fn fetch<'a>(&'a self, _: Option<&'a Token>) -> BoxFuture<'a, Result<Token, Error>> {
+//!         Box::pin(async {
+//!             Ok(Token::new(AccessToken::new("abc"), Duration::from_secs(3600), tokio::time::Instant::now()))
+//!         })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Error> {
+//! let provider = TokenProvider::from_source(Issuer, None).build()?;
+//! let token = provider.token().await?; // fetched once, shared by every caller
+//! assert_eq!(token.header().as_bytes(), b"Bearer abc");
+//! assert!(token.header().is_sensitive());
 //! # Ok(()) }
+//! ```
+//!
+//! # Calling APIs
+//!
+//! `BearerLayer` wraps any Tower HTTP client (hyper-util, `reqwest::Client`, tonic): see [`bearer`].
+//!
+//! # Protecting APIs
+//!
+//! ```
+//! use serde_json::json;
+//! use telnyx_oauth::verify::Verifier;
+//! use telnyx_oauth::{ClientSecret, SigningAlgorithm, SigningKey};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A local HMAC issuer keeps this example offline; real issuers publish a JWKS.
+//! let secret = ClientSecret::new("a-shared-secret-of-at-least-32-bytes!!");
+//! let verifier = Verifier::builder()
+//!     .issuer_with_hmac("https://issuer.example", secret.clone(), SigningAlgorithm::HS256)
+//!     .audience("https://api.example")
+//!     .build()
+//!     .await?;
+//! let token = SigningKey::hmac(&secret, SigningAlgorithm::HS256)?.sign_token(
+//!     "at+jwt",
+//!     &json!({"iss": "https://issuer.example", "aud": "https://api.example", "exp": 4102444800u64,
+//!             "sub": "user-1", "scope": "read write"}),
+//! )?;
+//! let verified = verifier.verify::<serde_json::Value>(&token).await?;
+//! assert_eq!(verified.subject(), Some("user-1"));
+//! assert!(verified.has_scope("write"));
+//! # Ok(()) }
+//! ```
+//!
+//! # Managing OAuth clients on Telnyx
+//!
+//! ```
+//! use telnyx_oauth::api::{AuthorizeRequest, Telnyx};
+//!
+//! let telnyx = Telnyx::builder().build()?; // Telnyx::from_env() reads TELNYX_API_KEY and friends
+//! let (url, pending) = telnyx.authorize_url(AuthorizeRequest::new("client-id", "http://127.0.0.1:8080/cb"))?;
+//! assert!(url.as_str().starts_with("https://api.telnyx.com/v2/oauth/authorize?response_type=code"));
+//! assert_eq!(pending.pkce().method(), "S256");
+//! # Ok::<(), telnyx_oauth::Error>(())
 //! ```
 
 #![forbid(unsafe_code)]
