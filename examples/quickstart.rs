@@ -6,6 +6,10 @@
 //! ```
 //!
 //! Every step checks that it did what it says; the run exits 0 only if all of them did.
+//!
+//! With `--live` and `TELNYX_API_KEY`, `TELNYX_CLIENT_ID`, `TELNYX_CLIENT_SECRET` set, the steps that
+//! make sense against api.telnyx.com run there instead: discovery, JWKS, listing OAuth clients, a
+//! `TokenProvider` with client_credentials, and introspection of its token.
 
 use std::time::Duration;
 
@@ -42,7 +46,9 @@ fn check(ok: bool, what: &str) -> Result<(), BoxError> {
 
 #[tokio::main]
 async fn main() {
-    match run().await {
+    let live = std::env::args().any(|a| a == "--live");
+    let result = if live { run_live().await } else { run().await };
+    match result {
         Ok(()) => println!("\nquickstart: every step succeeded"),
         Err(e) => {
             eprintln!("\nquickstart: {e}");
@@ -258,4 +264,64 @@ async fn run() -> Result<(), BoxError> {
         "the revoked grant's refresh token no longer works",
     )?;
     Ok(())
+}
+
+/// The steps that make sense against the real Telnyx API.
+async fn run_live() -> Result<(), BoxError> {
+    let missing: Vec<&str> = ["TELNYX_API_KEY", "TELNYX_CLIENT_ID", "TELNYX_CLIENT_SECRET"]
+        .into_iter()
+        .filter(|v| std::env::var(v).map_or(true, |x| x.is_empty()))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("--live needs {}", missing.join(", ")).into());
+    }
+    let telnyx = Telnyx::from_env()?;
+
+    step(
+        1,
+        "discover Telnyx's authorization server metadata (issuer checked)",
+    );
+    let metadata = telnyx.authorization_server_metadata().await?;
+    println!(
+        "    issuer {} token endpoint {:?}",
+        metadata.issuer, metadata.token_endpoint
+    );
+    check(
+        metadata.issuer == telnyx_oauth::telnyx::ISSUER,
+        "the issuer is https://api.telnyx.com",
+    )?;
+
+    step(2, "fetch the JWKS");
+    let jwks = telnyx.jwks().await?;
+    println!("    {} keys", jwks.keys.len());
+
+    step(
+        3,
+        "list OAuth clients through the management API (auto-paging)",
+    );
+    let page = telnyx.clients().list_page(&Default::default(), 1).await?;
+    println!(
+        "    {} on the first page, {:?} in all",
+        page.data.len(),
+        page.meta.total_results
+    );
+
+    step(4, "a TokenProvider runs client_credentials against Telnyx");
+    let provider =
+        TokenProvider::client_credentials(telnyx.token_endpoint()?, ClientCredentials::new())
+            .build()?;
+    let token = provider.token().await?;
+    println!(
+        "    token expires in {:?}, scope {:?}",
+        token.token().expires_in(),
+        token.token().scope()
+    );
+
+    step(5, "introspect the token");
+    let answer = telnyx.introspect(token.access_token()).await?;
+    println!(
+        "    active={} client_id={:?}",
+        answer.active, answer.client_id
+    );
+    check(answer.active, "Telnyx says the token is active")
 }

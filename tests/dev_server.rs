@@ -652,3 +652,19 @@ async fn the_outbound_examples_send_tokens_and_share_one_fetch() {
         );
     }
 }
+
+#[test]
+fn the_live_quickstart_says_which_credentials_it_needs() {
+    let out = std::process::Command::new(example_path("quickstart"))
+        .arg("--live")
+        .env_remove("TELNYX_API_KEY")
+        .env_remove("TELNYX_CLIENT_ID")
+        .env_remove("TELNYX_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--live needs TELNYX_API_KEY, TELNYX_CLIENT_ID, TELNYX_CLIENT_SECRET")
+    );
+}
