@@ -31,6 +31,15 @@ use tower::{Layer, ServiceExt};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The `WWW-Authenticate` header of a response, as text (empty when absent).
+fn challenge_of<B>(resp: &http::Response<B>) -> String {
+    resp.headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn step(n: u32, text: &str) {
     println!("\n[{n}] {text}");
 }
@@ -145,11 +154,7 @@ async fn run() -> Result<(), BoxError> {
 
     step(6, "the same call without the layer");
     let resp = plain.clone().oneshot(get("/me")?).await?;
-    let challenge = resp
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap_or("").to_owned())
-        .unwrap_or_default();
+    let challenge = challenge_of(&resp);
     println!("    {} WWW-Authenticate: {challenge}", resp.status());
     check(
         resp.status() == 401 && challenge.starts_with("Bearer realm=\"quickstart\""),
@@ -158,11 +163,7 @@ async fn run() -> Result<(), BoxError> {
 
     step(7, "the scoped route with too few scopes");
     let resp = with_token.clone().oneshot(get("/admin")?).await?;
-    let challenge = resp
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap_or("").to_owned())
-        .unwrap_or_default();
+    let challenge = challenge_of(&resp);
     println!("    {} WWW-Authenticate: {challenge}", resp.status());
     check(
         resp.status() == 403 && challenge.contains("insufficient_scope"),

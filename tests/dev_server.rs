@@ -19,6 +19,18 @@ use telnyx_oauth::{
 
 const CALLBACK: &str = "http://127.0.0.1/callback";
 
+/// The code a user's approval of `url` delivers to the redirect URI.
+fn approved_code(dev: &DevServer, url: &url::Url) -> telnyx_oauth::AuthorizationCode {
+    let redirect = dev.approve(url).unwrap();
+    let code = redirect
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    telnyx_oauth::AuthorizationCode::new(code)
+}
+
 fn http() -> HttpClient {
     HttpClient::new().unwrap().allow_http_loopback(true)
 }
@@ -251,18 +263,11 @@ async fn opaque_tokens_introspect_until_their_grant_is_revoked() {
         pkce.challenge()
     ))
     .unwrap();
-    let code: String = dev
-        .approve(&url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = approved_code(&dev, &url);
     let endpoint =
         TokenEndpoint::with_http(http(), &dev.token_url(), ClientAuth::none(app)).unwrap();
     let token = endpoint
-        .exchange_code(&code.into(), CALLBACK, Some(pkce.verifier()))
+        .exchange_code(&code, CALLBACK, Some(pkce.verifier()))
         .await
         .unwrap();
     let t = telnyx(
@@ -368,15 +373,7 @@ async fn the_dev_server_rejects_what_oidc_provider_rejects() {
             "{}/v2/oauth/authorize?response_type=code&client_id={dev_app}&redirect_uri={CALLBACK}&scope=openid+read&code_challenge={}&code_challenge_method=S256",
             dev.issuer(), pkce.challenge()
         )).unwrap();
-        let code: String = dev
-            .approve(&url)
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
-        telnyx_oauth::AuthorizationCode::new(code)
+        approved_code(&dev, &url)
     };
     let peer_ep =
         TokenEndpoint::with_http(http(), &peer.token_url(), ClientAuth::none("public-client"))
