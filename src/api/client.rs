@@ -408,20 +408,18 @@ impl Telnyx {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(v.to_string()),
             Body::Form(pairs) => {
-                let mut pairs = pairs.clone();
-                let mut headers = http::HeaderMap::new();
-                if auth == Auth::Client {
-                    let client = inner
+                let params: Vec<(&str, &str)> =
+                    pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                match auth {
+                    Auth::Client => inner
                         .client_auth
                         .as_ref()
-                        .ok_or_else(|| Error::config("this call needs client credentials (TELNYX_CLIENT_ID / TELNYX_CLIENT_SECRET)"))?;
-                    client.apply(url.as_str(), &mut pairs, &mut headers)?;
+                        .ok_or_else(|| Error::config("this call needs client credentials (TELNYX_CLIENT_ID / TELNYX_CLIENT_SECRET)"))?
+                        .form_request(req, url.as_str(), &params)?,
+                    Auth::Bearer | Auth::Anonymous => req
+                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(serde_urlencoded::to_string(&params).map_err(|_| Error::config("the form could not be encoded"))?),
                 }
-                let form = serde_urlencoded::to_string(&pairs)
-                    .map_err(|_| Error::config("the form could not be encoded"))?;
-                req.headers(headers)
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(form)
             }
         };
         inner.http.send(url, req).await

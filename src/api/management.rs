@@ -1,11 +1,11 @@
 //! OAuth clients (`/oauth_clients`) and grants (`/oauth_grants`) management.
 
 use http::Method;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::client::{Auth, Body, ManagementPaths, Telnyx};
 use super::pagination::ListStream;
-use super::types::{ClientType, GrantType, OAuthClient, OAuthGrant, Page};
+use super::types::{ClientType, Data, GrantType, OAuthClient, OAuthGrant, Page, with_segment};
 use crate::error::Error;
 
 /// Filters and page size of `GET /oauth_clients`.
@@ -166,19 +166,6 @@ impl ClientUpdate {
     super::types::uri_setters!();
 }
 
-#[derive(Deserialize)]
-struct Data<T> {
-    data: T,
-}
-
-fn with_id(mut url: url::Url, id: &str) -> Result<url::Url, Error> {
-    url.path_segments_mut()
-        .map_err(|_| Error::config("bad base URL"))?
-        .pop_if_empty()
-        .push(id);
-    Ok(url)
-}
-
 fn with_query(mut url: url::Url, pairs: &[(&str, String)]) -> url::Url {
     if !pairs.is_empty() {
         let mut q = url.query_pairs_mut();
@@ -265,7 +252,7 @@ impl Clients {
 
     /// `GET /{id}`.
     pub async fn retrieve(&self, id: &str) -> Result<OAuthClient, Error> {
-        let url = with_id(self.telnyx.collection("clients")?, id)?;
+        let url = with_segment(self.telnyx.collection("clients")?, id)?;
         Ok(self
             .telnyx
             .get::<Data<OAuthClient>>(url, Auth::Bearer)
@@ -275,7 +262,7 @@ impl Clients {
 
     /// `PUT /{id}`.
     pub async fn update(&self, id: &str, update: &ClientUpdate) -> Result<OAuthClient, Error> {
-        let url = with_id(self.telnyx.collection("clients")?, id)?;
+        let url = with_segment(self.telnyx.collection("clients")?, id)?;
         let body =
             Body::Json(serde_json::to_value(update).map_err(|_| Error::config("bad update"))?);
         let resp = self
@@ -287,7 +274,7 @@ impl Clients {
 
     /// `DELETE /{id}` (204).
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        let url = with_id(self.telnyx.collection("clients")?, id)?;
+        let url = with_segment(self.telnyx.collection("clients")?, id)?;
         self.telnyx
             .send(Method::DELETE, url, Body::None, Auth::Bearer, true)
             .await?;
@@ -322,7 +309,7 @@ impl Grants {
 
     /// `GET /{id}`.
     pub async fn retrieve(&self, id: &str) -> Result<OAuthGrant, Error> {
-        let url = with_id(self.telnyx.collection("grants")?, id)?;
+        let url = with_segment(self.telnyx.collection("grants")?, id)?;
         Ok(self
             .telnyx
             .get::<Data<OAuthGrant>>(url, Auth::Bearer)
@@ -332,7 +319,7 @@ impl Grants {
 
     /// `DELETE /{id}`: revokes the grant; returns it (200, as the contract says).
     pub async fn revoke(&self, id: &str) -> Result<OAuthGrant, Error> {
-        let url = with_id(self.telnyx.collection("grants")?, id)?;
+        let url = with_segment(self.telnyx.collection("grants")?, id)?;
         let resp = self
             .telnyx
             .send(Method::DELETE, url, Body::None, Auth::Bearer, true)

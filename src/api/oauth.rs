@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::authorize::{AuthorizeRequest, PendingAuthorization};
 use super::client::{Auth, Body, Telnyx};
 use super::types::{
-    ConsentInfo, GrantType, IntrospectionResponse, JwkSet, Registration, TokenEndpointAuthMethod,
+    ConsentInfo, Data, GrantType, IntrospectionResponse, JwkSet, Registration,
+    TokenEndpointAuthMethod, with_segment,
 };
 use crate::error::Error;
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
@@ -77,11 +78,6 @@ impl RegistrationRequest {
 }
 
 #[derive(Deserialize)]
-struct Data<T> {
-    data: T,
-}
-
-#[derive(Deserialize)]
 struct RedirectUri {
     redirect_uri: String,
 }
@@ -115,11 +111,7 @@ impl Telnyx {
 
     /// `GET /oauth/consent/{consent_token}`: what the user is asked to approve.
     pub async fn consent(&self, consent_token: &str) -> Result<ConsentInfo, Error> {
-        let mut url = self.url("oauth/consent/")?;
-        url.path_segments_mut()
-            .map_err(|_| Error::config("bad base URL"))?
-            .pop_if_empty()
-            .push(consent_token);
+        let url = with_segment(self.url("oauth/consent")?, consent_token)?;
         Ok(self.get::<Data<ConsentInfo>>(url, Auth::Bearer).await?.data)
     }
 

@@ -7,6 +7,21 @@ use time::OffsetDateTime;
 
 use crate::secret::ClientSecret;
 
+/// The `{"data": …}` wrapper of most Telnyx API responses.
+#[derive(Deserialize)]
+pub(crate) struct Data<T> {
+    pub(crate) data: T,
+}
+
+/// `url` with one more path segment (percent-encoded), e.g. a resource id.
+pub(crate) fn with_segment(mut url: url::Url, segment: &str) -> Result<url::Url, crate::Error> {
+    url.path_segments_mut()
+        .map_err(|_| crate::Error::config("bad base URL"))?
+        .pop_if_empty()
+        .push(segment);
+    Ok(url)
+}
+
 /// The `logo_uri`, `policy_uri` and `tos_uri` setters every client-describing request shares.
 macro_rules! uri_setters {
     () => {

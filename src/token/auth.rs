@@ -150,6 +150,30 @@ impl ClientAuth {
         Ok(())
     }
 
+    /// A client-authenticated form POST: `params` plus the credentials (a header for Basic, form members
+    /// otherwise), form-encoded into a body that is wiped after it is copied into the request.
+    pub(crate) fn form_request(
+        &self,
+        request: reqwest::RequestBuilder,
+        endpoint: &str,
+        params: &[(&str, &str)],
+    ) -> Result<reqwest::RequestBuilder, Error> {
+        let mut credentials = Vec::new();
+        let mut headers = HeaderMap::new();
+        self.apply(endpoint, &mut credentials, &mut headers)?;
+        let mut pairs = params.to_vec();
+        pairs.extend(credentials.iter().map(|(k, v)| (*k, v.as_str())));
+        let body = zeroize::Zeroizing::new(
+            serde_urlencoded::to_string(&pairs)
+                .map_err(|_| Error::config("the form could not be encoded"))?,
+        );
+        Ok(request
+            .headers(headers)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(body.as_bytes().to_vec()))
+    }
+
     fn assertion(&self, key: &SigningKey, endpoint: &str) -> Result<String, Error> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

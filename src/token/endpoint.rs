@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 
-use http::{HeaderMap, header};
 use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
@@ -275,25 +274,13 @@ impl TokenEndpoint {
     }
 
     async fn execute_once(&self, request: TokenRequest<'_>) -> Result<Token, Error> {
-        let mut form: Vec<(&'static str, String)> = Vec::new();
-        let mut headers = HeaderMap::new();
-        self.auth
-            .apply(self.url.as_str(), &mut form, &mut headers)?;
-        let mut pairs: Vec<(&str, &str)> = vec![("grant_type", request.grant_type)];
-        pairs.extend(request.params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
-        pairs.extend(form.iter().map(|(k, v)| (*k, v.as_str())));
-        let body = zeroize::Zeroizing::new(
-            serde_urlencoded::to_string(&pairs)
-                .map_err(|_| Error::config("the token request could not be form-encoded"))?,
-        );
-        let request = self
-            .http
-            .reqwest()
-            .post(self.url.clone())
-            .headers(headers)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body(body.as_bytes().to_vec());
+        let mut params: Vec<(&str, &str)> = vec![("grant_type", request.grant_type)];
+        params.extend(request.params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+        let request = self.auth.form_request(
+            self.http.reqwest().post(self.url.clone()),
+            self.url.as_str(),
+            &params,
+        )?;
         let response = self.http.send(&self.url, request).await?;
         parse_token_response(&response, Instant::now())
     }

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::header;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 use url::Url;
@@ -198,26 +197,12 @@ impl Introspector {
 
     async fn ask(&self, token: &str) -> Result<(Answer, Option<f64>), Error> {
         let inner = &*self.inner;
-        let mut form: Vec<(&'static str, String)> = vec![
-            ("token", token.to_owned()),
-            ("token_type_hint", "access_token".to_owned()),
-        ];
-        let mut headers = http::HeaderMap::new();
-        inner
-            .auth
-            .apply(inner.url.as_str(), &mut form, &mut headers)?;
-        let body = zeroize::Zeroizing::new(
-            serde_urlencoded::to_string(&form)
-                .map_err(|_| Error::config("the introspection request could not be encoded"))?,
-        );
-        let request = inner
-            .http
-            .reqwest()
-            .post(inner.url.clone())
-            .headers(headers)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body(body.as_bytes().to_vec());
+        let params = [("token", token), ("token_type_hint", "access_token")];
+        let request = inner.auth.form_request(
+            inner.http.reqwest().post(inner.url.clone()),
+            inner.url.as_str(),
+            &params,
+        )?;
         let response = inner.http.send(&inner.url, request).await?;
         if !response.status.is_success() {
             return Err(response.error());
