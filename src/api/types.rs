@@ -127,8 +127,9 @@ fn secret_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientSecret>, D
     Ok(Option::<String>::deserialize(d)?.map(ClientSecret::new))
 }
 
-/// An OAuth client (`record_type: oauth_client`).
-#[derive(Debug, Clone, Deserialize)]
+/// An OAuth client (`record_type: oauth_client`). Serializes back to the API's shape, without
+/// `client_secret`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct OAuthClient {
     /// `record_type` (`oauth_client`).
@@ -160,8 +161,9 @@ pub struct OAuthClient {
     /// `redirect_uris`
     #[serde(default)]
     pub redirect_uris: Vec<String>,
-    /// `client_secret` — only when available (at creation, for confidential clients). Redacted in `Debug`.
-    #[serde(default, deserialize_with = "secret_opt")]
+    /// `client_secret` — only when available (at creation, for confidential clients). Redacted in
+    /// `Debug` and never serialized.
+    #[serde(default, deserialize_with = "secret_opt", skip_serializing)]
     pub client_secret: Option<ClientSecret>,
     /// `logo_uri`
     #[serde(default)]
@@ -178,7 +180,7 @@ pub struct OAuthClient {
 }
 
 /// An OAuth grant (`record_type: oauth_grant`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct OAuthGrant {
     /// `id`

@@ -195,7 +195,9 @@ impl Introspector {
         answer
     }
 
-    async fn ask(&self, token: &str) -> Result<(Answer, Option<f64>), Error> {
+    /// The server's RFC 7662 answer as sent (`active` and the token's metadata), without the cache and
+    /// without judging it — for tools that show the answer rather than act on it.
+    pub async fn response(&self, token: &str) -> Result<Map<String, Value>, Error> {
         let inner = &*self.inner;
         let params = [("token", token), ("token_type_hint", "access_token")];
         let request = inner.auth.form_request(
@@ -207,11 +209,16 @@ impl Introspector {
         if !response.status.is_success() {
             return Err(response.error());
         }
-        let Value::Object(claims) = response.json_value()? else {
-            return Err(Error::config(
+        match response.json_value()? {
+            Value::Object(claims) => Ok(claims),
+            _ => Err(Error::config(
                 "the introspection response is not a JSON object",
-            ));
-        };
+            )),
+        }
+    }
+
+    async fn ask(&self, token: &str) -> Result<(Answer, Option<f64>), Error> {
+        let claims = self.response(token).await?;
         let exp = claims.get("exp").and_then(Value::as_f64);
         Ok((self.judge(claims), exp))
     }
