@@ -469,3 +469,65 @@ async fn tonic_channels_get_the_header_too() {
         "basic-client"
     );
 }
+
+/// A service that is called again and again keeps the token it sent last while it stays current:
+/// it must still follow every refresh, expiry and invalidation of the provider.
+#[tokio::test(start_paused = true)]
+async fn a_reused_service_follows_refreshes_and_invalidations() {
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use support::scripted::{Scripted, Shared, Step};
+
+    for retry in [true, false] {
+        let script = Arc::new(Scripted::new([], Step::ok(60)));
+        let provider = TokenProvider::from_source(Shared(script.clone()), None)
+            .build()
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let inner = tower::service_fn({
+            let seen = seen.clone();
+            move |req: Request<Empty<Bytes>>| {
+                let auth = req.headers()["authorization"].to_str().unwrap().to_owned();
+                seen.lock().unwrap().push(auth);
+                std::future::ready(Ok::<_, Infallible>(Response::new(())))
+            }
+        });
+        let mut svc = BearerLayer::new(provider.clone())
+            .retry_on_401(retry)
+            .layer(inner);
+        let mut send = async || {
+            svc.ready()
+                .await
+                .unwrap()
+                .call(get("http://127.0.0.1/"))
+                .await
+                .unwrap();
+        };
+        // What the service sent last, and what the provider holds as current right after.
+        let last_sent = || seen.lock().unwrap().last().cloned().unwrap();
+        let current = || {
+            let token = provider.cached().unwrap();
+            token.header().to_str().unwrap().to_owned()
+        };
+        send().await;
+        send().await;
+        assert_eq!(last_sent(), "Bearer token-1", "retry {retry}");
+        // Most of the 60 s lifetime later: a new token, whether refreshed ahead or fetched on use.
+        tokio::time::sleep(Duration::from_secs(55)).await;
+        send().await;
+        assert_ne!(last_sent(), "Bearer token-1", "retry {retry}");
+        assert_eq!(last_sent(), current(), "retry {retry}");
+        // The server rejected it: the next request must not send it again.
+        let rejected = last_sent();
+        provider.invalidate(&provider.cached().unwrap());
+        send().await;
+        assert_ne!(last_sent(), rejected, "retry {retry}");
+        assert_eq!(last_sent(), current(), "retry {retry}");
+        // Long past the expiry of that token, with no request in between.
+        let before = last_sent();
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        send().await;
+        assert_ne!(last_sent(), before, "retry {retry}");
+        assert_eq!(last_sent(), current(), "retry {retry}");
+    }
+}

@@ -51,9 +51,9 @@ type Boxed<S, R> = Pin<
 /// replayed and retrying is on, a copy of the request and a service to send it with. The copy is boxed:
 /// carried inline it would make every response future as large as a request, and moving that costs
 /// more than one allocation (see BENCHMARKS.md).
-pub(crate) struct RetryState<S, R> {
+pub(crate) struct RetryState<S, R: BearerRequest> {
     pub(crate) token: Arc<CachedToken>,
-    pub(crate) replay: Option<Box<(R, S)>>,
+    pub(crate) replay: Option<Box<(R::Replay, S)>>,
 }
 
 pin_project! {
@@ -61,6 +61,7 @@ pin_project! {
     pub struct ResponseFuture<S, R>
     where
         S: Service<R>,
+        R: BearerRequest,
     {
         #[pin]
         state: State<S, R>,
@@ -72,6 +73,7 @@ pin_project! {
     enum State<S, R>
     where
         S: Service<R>,
+        R: BearerRequest,
     {
         Sent {
             #[pin]
@@ -87,7 +89,7 @@ pin_project! {
     }
 }
 
-impl<S: Service<R>, R> ResponseFuture<S, R> {
+impl<S: Service<R>, R: BearerRequest> ResponseFuture<S, R> {
     pub(crate) fn sent(future: S::Future, retry: Option<RetryState<S, R>>) -> Self {
         Self {
             state: State::Sent { future, retry },
@@ -178,7 +180,8 @@ where
             return None;
         }
         let provider = provider_for_retry(&self.token)?;
-        let (mut request, mut service) = *self.replay?;
+        let (replay, mut service) = *self.replay?;
+        let mut request = R::from_replay(replay);
         Some(async move {
             let token = provider.token().await.map_err(BearerError::Token)?;
             request

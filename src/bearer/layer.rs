@@ -12,7 +12,7 @@ use super::error::BearerError;
 use super::future::{InnerService, ResponseFuture, RetryState, slow_path};
 use super::request::BearerRequest;
 use super::select::SelectProvider;
-use crate::provider::TokenProvider;
+use crate::provider::{CachedToken, TokenProvider};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Config {
@@ -96,6 +96,7 @@ impl<S, P> Layer<S> for BearerLayer<P> {
             inner,
             selector: self.selector.clone(),
             config: self.config,
+            last: None,
         }
     }
 }
@@ -105,6 +106,9 @@ pub struct Bearer<S, P = TokenProvider> {
     inner: S,
     selector: Arc<P>,
     config: Config,
+    /// The token this service sent last, when one provider serves every request: while it stays
+    /// current, the next request takes it with two atomic loads instead of an `arc-swap` read.
+    last: Option<Arc<CachedToken>>,
 }
 
 impl<S: Clone, P> Clone for Bearer<S, P> {
@@ -113,6 +117,7 @@ impl<S: Clone, P> Clone for Bearer<S, P> {
             inner: self.inner.clone(),
             selector: self.selector.clone(),
             config: self.config,
+            last: self.last.clone(),
         }
     }
 }
@@ -152,28 +157,38 @@ where
         if !self.config.replace_existing && req.headers().contains_key(AUTHORIZATION) {
             return ResponseFuture::sent(self.inner.call(req), None);
         }
-        let selected = match self.selector.only() {
-            Some(p) => Some(p),
-            None => self.selector.select(req.host()),
+        let selected;
+        let (provider, warm) = match self.selector.only() {
+            // One provider for every request: keep the token sent last while it stays current.
+            Some(provider) => {
+                if !self.last.as_ref().is_some_and(|t| provider.still_warm(t)) {
+                    self.last = provider.warm();
+                }
+                (provider, self.last.as_ref())
+            }
+            None => {
+                let Some(provider) = self.selector.select(req.host()) else {
+                    return ResponseFuture::failed(BearerError::NoProvider {
+                        host: req.host().map(str::to_owned),
+                    });
+                };
+                selected = provider.warm();
+                (provider, selected.as_ref())
+            }
         };
-        let Some(provider) = selected else {
-            return ResponseFuture::failed(BearerError::NoProvider {
-                host: req.host().map(str::to_owned),
-            });
-        };
-        if !self.config.retry_on_401 {
-            // Nothing to do after the response: only the header is needed, not the token itself.
-            if let Some(header) = provider.warm_header() {
-                req.headers_mut().insert(AUTHORIZATION, header);
+        if let Some(token) = warm {
+            if !self.config.retry_on_401 {
+                // Nothing to do after the response: only the header is needed, not the token.
+                req.headers_mut()
+                    .insert(AUTHORIZATION, token.header().clone());
                 return ResponseFuture::sent(self.inner.call(req), None);
             }
-        } else if let Some(token) = provider.warm() {
             // The warm path: no boxed future; the request copy for a retry is the only extra work.
             let replay = req.try_replay();
             req.headers_mut()
                 .insert(AUTHORIZATION, token.header().clone());
             let retry = RetryState {
-                token,
+                token: token.clone(),
                 replay: replay.map(|request| Box::new((request, self.inner.clone()))),
             };
             return ResponseFuture::sent(self.inner.call(req), Some(retry));

@@ -74,5 +74,5 @@ pub use future::{InnerService, ResponseFuture};
 pub use layer::{Bearer, BearerLayer};
 #[cfg(feature = "reqwest-middleware")]
 pub use middleware::BearerMiddleware;
-pub use request::{BearerRequest, BearerResponse, ReplayBody};
+pub use request::{BearerRequest, BearerResponse, HttpReplay, ReplayBody};
 pub use select::{ByHost, SelectProvider};

@@ -4,17 +4,42 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 
 /// A request whose headers the layer can set, and that it may be able to send twice.
-pub trait BearerRequest: Send + 'static {
+pub trait BearerRequest: Sized + Send + 'static {
+    /// What is kept of a request to send it again after a 401. It is taken for every request (while
+    /// retrying is on) and turned back into a request only for a retry, so it should be cheap to take.
+    type Replay: Send + 'static;
     /// The request headers.
     fn headers(&self) -> &HeaderMap;
     /// The request headers, to set `Authorization`.
     fn headers_mut(&mut self) -> &mut HeaderMap;
     /// The target host, for choosing a provider per request.
     fn host(&self) -> Option<&str>;
-    /// A copy to send again after a 401, when the body can be replayed; `None` otherwise.
-    fn try_replay(&self) -> Option<Self>
-    where
-        Self: Sized;
+    /// What is needed to send this request again, when its body can be replayed; `None` otherwise.
+    fn try_replay(&self) -> Option<Self::Replay>;
+    /// The request again, from what [`try_replay`](Self::try_replay) kept.
+    fn from_replay(replay: Self::Replay) -> Self;
+}
+
+/// What is kept of an `http::Request` to send it again: its parts, taken without building a
+/// request (most are reference-counted, and empty header maps are not copied).
+pub struct HttpReplay<B> {
+    method: http::Method,
+    uri: http::Uri,
+    version: http::Version,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+    body: B,
+}
+
+impl<B> std::fmt::Debug for HttpReplay<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Headers may carry credentials of their own: only their count is shown.
+        f.debug_struct("HttpReplay")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("headers", &self.headers.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A response whose status and headers the layer can read.
@@ -30,6 +55,10 @@ pub trait BearerResponse {
 /// Implemented for the buffered bodies of `http-body-util` and for byte containers; streaming bodies
 /// answer `None`, and a request carrying one is never retried. Implement it for your own body type
 /// in one line.
+///
+/// While retrying is on, every request's body is kept this way until its response arrives: `Bytes`,
+/// `Full<Bytes>` and static slices share their bytes, but `String` and `Vec<u8>` bodies are copied —
+/// prefer `Bytes` for large bodies, or switch the retry off.
 pub trait ReplayBody: Sized {
     /// A copy of the body, or `None` if it cannot be replayed.
     fn try_clone_body(&self) -> Option<Self>;
@@ -91,6 +120,8 @@ impl<L: ReplayBody, R: ReplayBody> ReplayBody for http_body_util::Either<L, R> {
 }
 
 impl<B: ReplayBody + Send + 'static> BearerRequest for Request<B> {
+    type Replay = HttpReplay<B>;
+
     fn headers(&self) -> &HeaderMap {
         Request::headers(self)
     }
@@ -103,15 +134,33 @@ impl<B: ReplayBody + Send + 'static> BearerRequest for Request<B> {
         self.uri().host()
     }
 
-    fn try_replay(&self) -> Option<Self> {
+    #[inline]
+    fn try_replay(&self) -> Option<HttpReplay<B>> {
         let body = self.body().try_clone_body()?;
-        let mut copy = Request::new(body);
-        *copy.method_mut() = self.method().clone();
-        *copy.uri_mut() = self.uri().clone();
-        *copy.version_mut() = self.version();
-        *copy.headers_mut() = Request::headers(self).clone();
-        *copy.extensions_mut() = self.extensions().clone();
-        Some(copy)
+        let headers = Request::headers(self);
+        Some(HttpReplay {
+            method: self.method().clone(),
+            uri: self.uri().clone(),
+            version: self.version(),
+            // Cloning even an empty map costs more than making a new one.
+            headers: if headers.is_empty() {
+                HeaderMap::new()
+            } else {
+                headers.clone()
+            },
+            extensions: self.extensions().clone(),
+            body,
+        })
+    }
+
+    fn from_replay(replay: HttpReplay<B>) -> Self {
+        let mut request = Request::new(replay.body);
+        *request.method_mut() = replay.method;
+        *request.uri_mut() = replay.uri;
+        *request.version_mut() = replay.version;
+        *request.headers_mut() = replay.headers;
+        *request.extensions_mut() = replay.extensions;
+        request
     }
 }
 
@@ -126,6 +175,8 @@ impl<B> BearerResponse for Response<B> {
 }
 
 impl BearerRequest for reqwest::Request {
+    type Replay = reqwest::Request;
+
     fn headers(&self) -> &HeaderMap {
         reqwest::Request::headers(self)
     }
@@ -140,6 +191,10 @@ impl BearerRequest for reqwest::Request {
 
     fn try_replay(&self) -> Option<Self> {
         self.try_clone()
+    }
+
+    fn from_replay(replay: Self) -> Self {
+        replay
     }
 }
 

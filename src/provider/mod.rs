@@ -238,16 +238,17 @@ impl TokenProvider {
         Some(Arc::clone(t))
     }
 
-    /// The warm path for a caller that needs only the header value: no reference count on the token.
+    /// Whether `token`, taken from this provider's warm path earlier, is still the one to send: it is
+    /// the current token and not stale. Two atomic loads: for a layer that keeps the token it used last.
     #[inline]
-    pub(crate) fn warm_header(&self) -> Option<http::HeaderValue> {
-        let guard = self.shared.current.load();
-        let t = guard.as_ref()?;
-        if t.stale.load(Ordering::Acquire) {
-            return None;
+    pub(crate) fn still_warm(&self, token: &CachedToken) -> bool {
+        if token.stale.load(Ordering::Acquire)
+            || self.shared.current_generation.load(Ordering::Acquire) != token.generation
+        {
+            return false;
         }
         self.shared.mark_used();
-        Some(t.header.clone())
+        true
     }
 
     /// The current token if it is still valid (not expired, not invalidated), without fetching.

@@ -67,6 +67,9 @@ pub(crate) struct Control {
 
 pub(crate) struct Shared {
     pub(crate) current: ArcSwapOption<CachedToken>,
+    /// The generation of `current`, stored after it: a caller that kept the token it used last can
+    /// check that it is still current with one load, without the `arc-swap` read.
+    pub(crate) current_generation: AtomicU64,
     used: AtomicBool,
     control: Mutex<Control>,
     wake: Arc<Notify>,
@@ -117,6 +120,7 @@ impl Shared {
                 Arc::new(cached)
             });
             Self {
+                current_generation: AtomicU64::new(u64::from(current.is_some())),
                 current: ArcSwapOption::new(current),
                 used: AtomicBool::new(false),
                 control: Mutex::new(Control {
@@ -382,6 +386,8 @@ impl Shared {
                     Arc::downgrade(&self),
                 ));
                 self.current.store(Some(cached.clone()));
+                self.current_generation
+                    .store(cached.generation, Ordering::Release);
                 ctl.failures = 0;
                 ctl.retry_at = None;
                 ctl.negative_until = None;
