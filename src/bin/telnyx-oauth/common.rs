@@ -295,8 +295,9 @@ pub enum AuthMethod {
     None,
 }
 
-/// The client-authentication flags of `token`, `introspect` and `authorize`.
-#[derive(Args, Debug)]
+/// The client-authentication flags of `token`, `introspect` and `authorize`. Not `Debug`: it holds
+/// the secret when it is given as a flag (as do the other argument structs their tokens).
+#[derive(Args)]
 pub struct ClientAuthArgs {
     /// The client id.
     #[arg(long, env = "TELNYX_CLIENT_ID", value_name = "ID")]

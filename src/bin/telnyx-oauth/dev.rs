@@ -20,7 +20,7 @@ accept, then serves until Ctrl-C. Point the other subcommands at it with --allow
 or TELNYX_BASE_URL=<api base> for clients and grants. Everything lives in memory.";
 
 /// `dev-server`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub struct DevServerArgs {
     /// The port on 127.0.0.1 (default: any free port).
     #[arg(long, value_name = "N", default_value_t = 0)]

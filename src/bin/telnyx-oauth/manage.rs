@@ -33,7 +33,7 @@ Examples:
   telnyx-oauth grants revoke GRANT_ID --json";
 
 /// Where the API is and how to call it.
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub struct ApiArgs {
     /// The API base URL.
     #[arg(long, env = "TELNYX_BASE_URL", value_name = "URL", default_value = telnyx::API_BASE_URL)]
@@ -67,7 +67,7 @@ impl ApiArgs {
 }
 
 /// `clients …`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub enum ClientsCommand {
     /// Lists every client (all pages).
     #[command(
@@ -156,7 +156,7 @@ pub enum ClientsCommand {
 }
 
 /// `grants …`
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub enum GrantsCommand {
     /// Lists every grant (all pages).
     #[command(after_help = "Example:\n  TELNYX_API_KEY=... telnyx-oauth grants list --json")]

@@ -16,7 +16,7 @@ Fetches /.well-known/oauth-authorization-server (falling back to openid-configur
 its `issuer` is exactly the one asked for, and prints it as JSON.";
 
 /// `discover`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub struct DiscoverArgs {
     /// The issuer identifier (default: Telnyx's).
     #[arg(value_name = "ISSUER", default_value = telnyx::ISSUER)]

@@ -45,7 +45,7 @@ Prints the URL to open on stderr, waits for the redirect on the loopback listene
 (with the PKCE verifier) and prints the result like `token` does.";
 
 /// Where the token endpoint is: an explicit URL, an issuer's metadata, or Telnyx.
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub struct EndpointArgs {
     /// The token endpoint URL (default: Telnyx's, or the one --issuer's metadata names).
     #[arg(long, value_name = "URL", conflicts_with = "issuer")]
@@ -56,7 +56,7 @@ pub struct EndpointArgs {
 }
 
 /// `token`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub struct TokenArgs {
     #[command(flatten)]
     auth: ClientAuthArgs,
@@ -173,7 +173,7 @@ pub async fn token(args: TokenArgs, allow_http: bool) -> Outcome {
 }
 
 /// `introspect`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub struct IntrospectArgs {
     #[command(flatten)]
     auth: ClientAuthArgs,
@@ -216,7 +216,7 @@ pub async fn introspect(args: IntrospectArgs, allow_http: bool) -> Outcome {
 }
 
 /// `authorize`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub struct AuthorizeArgs {
     #[command(flatten)]
     auth: ClientAuthArgs,

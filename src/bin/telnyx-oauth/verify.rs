@@ -51,7 +51,7 @@ pub enum Typ {
 }
 
 /// `verify`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub struct VerifyArgs {
     /// The issuer: the required `iss`, and where keys are discovered unless --jwks-file or --jwks-uri
     /// says otherwise.
@@ -225,7 +225,7 @@ fn number(seconds: f64) -> Value {
 }
 
 /// `decode`
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub struct DecodeArgs {
     /// The token (default: the first line of stdin).
     #[arg(value_name = "TOKEN")]
