@@ -1127,28 +1127,48 @@ fn authorize_runs_the_code_flow_through_its_redirect_listener_then_the_refresh_t
     );
     let new_access = token_output(&refreshed, true).expect("shown");
     assert_ne!(new_access, access);
+    // The server rotates refresh tokens: the next one, never used yet, is what revocation must stop.
+    let rotated = refreshed.json()["refresh_token"]
+        .as_str()
+        .expect("a rotated refresh token")
+        .to_owned();
+    assert_ne!(rotated, refresh);
+    let rotated_file = TempFile::new("refresh2.txt", &rotated);
 
-    // The grant the user made shows in grants list.
-    let grants = run_with(
+    // The grant the user made shows in grants list; revoked, its refresh token stops working.
+    let api_base = dev.get("api_base");
+    let api_key = dev.get("api_key");
+    let grants = |args: &[&str]| {
+        let mut all = vec!["grants"];
+        all.extend(args);
+        all.extend(["--json", "--allow-http", "--base-url", &api_base]);
+        run_with(&all, "", &[("TELNYX_API_KEY", &api_key)])
+    };
+    let listed = grants(&["list"]).json();
+    let grant = listed
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["client_id"] == client_id.as_str()))
+        .unwrap_or_else(|| panic!("no grant for the client in {listed}"));
+    let grant_id = grant["id"].as_str().expect("grant id").to_owned();
+    assert_eq!(grants(&["get", &grant_id]).json()["id"], grant_id.as_str());
+    let revoked = grants(&["revoke", &grant_id]);
+    assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    assert_eq!(revoked.json()["id"], grant_id.as_str());
+    run_with(
         &[
-            "grants",
-            "list",
-            "--json",
+            "token",
             "--allow-http",
-            "--base-url",
-            &dev.get("api_base"),
+            "--issuer",
+            &issuer,
+            "--client-id",
+            &client_id,
+            "--refresh-token-file",
+            rotated_file.path(),
         ],
         "",
-        &[("TELNYX_API_KEY", &dev.get("api_key"))],
-    );
-    assert!(
-        grants
-            .json()
-            .as_array()
-            .is_some_and(|g| g.iter().any(|g| g["client_id"] == client_id.as_str())),
-        "{}",
-        grants.stdout
-    );
+        &[("TELNYX_CLIENT_SECRET", &secret)],
+    )
+    .fails(1, "invalid_grant");
 }
 
 #[test]
