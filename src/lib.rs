@@ -9,7 +9,10 @@
 //! - [`bearer`]: `BearerLayer`, bearer tokens on any Tower HTTP client, one retry after a 401;
 //! - [`verify`]: `Verifier` and `VerifyLayer`, strict JWT verification and RFC 6750 protection;
 //! - [`api`]: `Telnyx`, the typed client for every OAuth endpoint of the Telnyx API;
-//! - `dev_server` (feature `dev-server`): an in-process authorization server for development and tests.
+//! - `dev_server` (feature `dev-server`): an in-process authorization server for development and tests;
+//! - the `telnyx-oauth` command-line tool (feature `cli`, `cargo install telnyx-oauth --features cli`):
+//!   get, verify, decode and introspect tokens, discover servers, manage clients and grants, run the
+//!   dev server — built on the parts above.
 //!
 //! Every network call has a timeout, a body limit, no redirects, and https only unless loopback http is
 //! explicitly allowed.
