@@ -148,8 +148,7 @@ pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
-/// A secret from its flag, else its file, else its environment variable. A file's trailing newline is
-/// not part of the secret.
+/// A secret from its flag, else its file, else its environment variable.
 pub fn secret(
     flag: Option<&str>,
     file: Option<&Path>,
@@ -160,20 +159,25 @@ pub fn secret(
         return Ok(Some(value.to_owned()));
     }
     if let Some(path) = file {
-        let bytes = read_file(path, what)?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Failure::usage(format!("the {what} file `{}` is not UTF-8", path.display()))
-        })?;
-        let value = text.trim_end_matches(['\r', '\n']);
-        if value.is_empty() {
-            return Err(Failure::usage(format!(
-                "the {what} file `{}` is empty",
-                path.display()
-            )));
-        }
-        return Ok(Some(value.to_owned()));
+        return secret_file(path, what).map(Some);
     }
     Ok(std::env::var(env).ok().filter(|v| !v.is_empty()))
+}
+
+/// A secret kept in a file; the file's trailing newline is not part of it.
+pub fn secret_file(path: &Path, what: &str) -> Result<String, Failure> {
+    let bytes = read_file(path, what)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Failure::usage(format!("the {what} file `{}` is not UTF-8", path.display()))
+    })?;
+    let value = text.trim_end_matches(['\r', '\n']);
+    if value.is_empty() {
+        return Err(Failure::usage(format!(
+            "the {what} file `{}` is empty",
+            path.display()
+        )));
+    }
+    Ok(value.to_owned())
 }
 
 /// One token: the argument, or the first line of stdin when there is none (`-` also means stdin).

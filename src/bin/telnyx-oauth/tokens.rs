@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::common::{
-    ClientAuthArgs, Failure, Outcome, check_url, http_client, note, print_json, secret,
+    ClientAuthArgs, Failure, Outcome, check_url, http_client, note, print_json, secret_file,
     token_argument,
 };
 
@@ -140,7 +140,7 @@ pub async fn token(args: TokenArgs, allow_http: bool) -> Outcome {
     check_endpoint_urls(&args.endpoint, allow_http)?;
     let refresh = match (&args.refresh_token, &args.refresh_token_file) {
         (Some(t), _) => Some(t.clone()),
-        (None, Some(path)) => secret(None, Some(path), "", "refresh token")?,
+        (None, Some(path)) => Some(secret_file(path, "refresh token")?),
         (None, None) => None,
     };
     if refresh.is_some() && (!args.resources.is_empty() || args.audience.is_some()) {
