@@ -1067,22 +1067,25 @@ fn authorize_runs_the_code_flow_through_its_redirect_listener_then_the_refresh_t
         .to_owned();
 
     // The refresh token, from a file, gets a new access token.
+    let refresh_from = |file: &TempFile| {
+        run_with(
+            &[
+                "token",
+                "--allow-http",
+                "--issuer",
+                &issuer,
+                "--client-id",
+                &client_id,
+                "--refresh-token-file",
+                file.path(),
+                "--show-token",
+            ],
+            "",
+            &[("TELNYX_CLIENT_SECRET", &secret)],
+        )
+    };
     let file = TempFile::new("refresh.txt", &format!("{refresh}\n"));
-    let refreshed = run_with(
-        &[
-            "token",
-            "--allow-http",
-            "--issuer",
-            &issuer,
-            "--client-id",
-            &client_id,
-            "--refresh-token-file",
-            file.path(),
-            "--show-token",
-        ],
-        "",
-        &[("TELNYX_CLIENT_SECRET", &secret)],
-    );
+    let refreshed = refresh_from(&file);
     let new_access = token_output(&refreshed, true).expect("shown");
     assert_ne!(new_access, access);
     // The server rotates refresh tokens: the next one, never used yet, is what revocation must stop.
@@ -1112,21 +1115,7 @@ fn authorize_runs_the_code_flow_through_its_redirect_listener_then_the_refresh_t
     let revoked = grants(&["revoke", &grant_id]);
     assert_eq!(revoked.code, 0, "{}", revoked.stderr);
     assert_eq!(revoked.json()["id"], grant_id.as_str());
-    run_with(
-        &[
-            "token",
-            "--allow-http",
-            "--issuer",
-            &issuer,
-            "--client-id",
-            &client_id,
-            "--refresh-token-file",
-            rotated_file.path(),
-        ],
-        "",
-        &[("TELNYX_CLIENT_SECRET", &secret)],
-    )
-    .fails(1, "invalid_grant");
+    refresh_from(&rotated_file).fails(1, "invalid_grant");
 }
 
 #[test]

@@ -279,6 +279,12 @@ pub fn note(line: &str) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
+/// A JWS algorithm named by `--alg` (RFC 7518 names, case-sensitive).
+pub fn algorithm(name: &str) -> Result<SigningAlgorithm, Failure> {
+    SigningAlgorithm::parse(name)
+        .ok_or_else(|| Failure::usage(format!("--alg: unknown algorithm `{name}`")))
+}
+
 /// How the client authenticates at the token and introspection endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum AuthMethod {
@@ -358,14 +364,7 @@ impl ClientAuthArgs {
                 ))
             })
         };
-        let alg = self
-            .alg
-            .as_deref()
-            .map(|name| {
-                SigningAlgorithm::parse(name)
-                    .ok_or_else(|| Failure::usage(format!("--alg: unknown algorithm `{name}`")))
-            })
-            .transpose()?;
+        let alg = self.alg.as_deref().map(algorithm).transpose()?;
         Ok(match method {
             AuthMethod::Basic => ClientAuth::basic(client_id, need_secret("basic")?),
             AuthMethod::Post => ClientAuth::post(client_id, need_secret("post")?),

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
-use telnyx_oauth::SigningAlgorithm;
 use telnyx_oauth::dev_server::{DevClient, DevServer};
 
-use crate::common::{Failure, Outcome, note, print_line};
+use crate::common::{Failure, Outcome, algorithm, note, print_line};
 
 pub const DEV_SERVER_HELP: &str = "\
 Example:
@@ -50,8 +49,7 @@ pub struct DevServerArgs {
 }
 
 pub async fn run(args: DevServerArgs) -> Outcome {
-    let alg = SigningAlgorithm::parse(&args.alg)
-        .ok_or_else(|| Failure::usage(format!("--alg: unknown algorithm `{}`", args.alg)))?;
+    let alg = algorithm(&args.alg)?;
     if args.ttl == 0 {
         return Err(Failure::usage("--ttl must be at least 1 second"));
     }

@@ -14,8 +14,8 @@ use telnyx_oauth::SigningAlgorithm;
 use telnyx_oauth::verify::{TypProfile, Verified, Verifier, VerifyError};
 
 use crate::common::{
-    BoundedLines, EXIT_FAILED, EXIT_USAGE, Failure, Line, Outcome, check_url, http_client,
-    print_json, print_line, read_file, token_argument,
+    BoundedLines, EXIT_FAILED, EXIT_USAGE, Failure, Line, Outcome, algorithm, check_url,
+    http_client, print_json, print_line, read_file, token_argument,
 };
 
 pub const VERIFY_HELP: &str = "\
@@ -112,10 +112,7 @@ pub async fn verify(args: VerifyArgs, allow_http: bool) -> Outcome {
         let algs = args
             .algs
             .iter()
-            .map(|name| {
-                SigningAlgorithm::parse(name)
-                    .ok_or_else(|| Failure::usage(format!("--alg: unknown algorithm `{name}`")))
-            })
+            .map(|name| algorithm(name))
             .collect::<Result<Vec<_>, _>>()?;
         builder = builder.algorithms(algs);
     }
