@@ -416,6 +416,8 @@ fn token_errors_say_what_failed_with_the_right_exit_code() {
         (vec!["--token-url", "not a url", "--client-id", "c", "--client-secret", "s"], 2, "--token-url: not a valid URL"),
         // Nothing listens on port 1.
         (vec!["--allow-http", "--token-url", "http://127.0.0.1:1/token", "--client-id", "c", "--client-secret", "s"], 1, "could not connect to http://127.0.0.1:1/token — check the URL"),
+        // Server-made ids and secrets may start with '-': they are values, not flags.
+        (vec!["--allow-http", "--token-url", "http://127.0.0.1:1/token", "--client-id", "-id", "--client-secret", "-Bsecret"], 1, "could not connect"),
         (vec!["--allow-http", "--token-url", t, "--client-secret", "s"], 2, "no client id"),
         (vec!["--allow-http", "--token-url", t, "--client-id", "c"], 2, "no client credentials"),
         (vec!["--allow-http", "--token-url", t, "--client-id", "c", "--auth", "post"], 2, "--auth post needs a client secret"),
@@ -975,19 +977,17 @@ fn clients_and_grants_against_the_dev_server() {
     run(&no_key).fails(1, "check TELNYX_API_KEY");
 }
 
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 #[test]
 fn authorize_runs_the_code_flow_through_its_redirect_listener_then_the_refresh_token_works() {
-    let port = free_port();
-    let redirect = format!("http://127.0.0.1:{port}/callback");
-    let dev = DevServer::start(&["--redirect-uri", &redirect, "--alg", "ES256"]);
+    // The client is registered with the loopback redirect on port 8976; `authorize` listens on any
+    // free port (port 0) and the server accepts it there (RFC 8252 §7.3): no port to race for.
+    let dev = DevServer::start(&[
+        "--redirect-uri",
+        "http://127.0.0.1:8976/callback",
+        "--alg",
+        "ES256",
+    ]);
+    let redirect = "http://127.0.0.1:0/callback";
     let issuer = dev.get("issuer");
     let client_id = dev.get("client_id");
     let secret = dev.get("client_secret");
@@ -1002,7 +1002,7 @@ fn authorize_runs_the_code_flow_through_its_redirect_listener_then_the_refresh_t
         "--client-secret",
         &secret,
         "--redirect-uri",
-        &redirect,
+        redirect,
         "--scope",
         "read",
         "--show-token",
@@ -1017,6 +1017,7 @@ fn authorize_runs_the_code_flow_through_its_redirect_listener_then_the_refresh_t
     // The URL to open is printed on stderr.
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
     let mut url = None;
+    let mut seen = String::new();
     for _ in 0..10 {
         let mut line = String::new();
         if stderr.read_line(&mut line).unwrap_or(0) == 0 {
@@ -1026,12 +1027,18 @@ fn authorize_runs_the_code_flow_through_its_redirect_listener_then_the_refresh_t
             url = Some(line.trim().to_owned());
             break;
         }
+        seen.push_str(&line);
     }
     let Some(url) = url else {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("authorize printed no URL");
+        panic!("authorize printed no URL; its stderr:\n{seen}");
     };
+    // The redirect URI sent names the port actually listened on.
+    assert!(
+        !url.contains("127.0.0.1%3A0%2F") && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{url}"
+    );
     assert!(
         url.contains("code_challenge=") && url.contains("state="),
         "{url}"
@@ -1128,8 +1135,7 @@ fn authorize_refuses_a_redirect_it_cannot_listen_on_and_gives_up_after_its_timeo
         "https://app.example/cb",
     ])
     .fails(2, "--redirect-uri must be http on a loopback host");
-    let port = free_port();
-    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let redirect = "http://127.0.0.1:0/callback";
     run(&[
         "authorize",
         "--allow-http",
@@ -1140,7 +1146,7 @@ fn authorize_refuses_a_redirect_it_cannot_listen_on_and_gives_up_after_its_timeo
         "--client-id",
         "c",
         "--redirect-uri",
-        &redirect,
+        redirect,
         "--timeout",
         "1",
     ])

@@ -490,7 +490,11 @@ impl State {
         let redirect = q
             .get("redirect_uri")
             .ok_or_else(|| bad("no redirect_uri"))?;
-        if !client.redirect_uris.contains(redirect) {
+        if !client
+            .redirect_uris
+            .iter()
+            .any(|registered| redirect_matches(registered, redirect))
+        {
             return Err(bad("the redirect URI is not registered"));
         }
         let challenge = match (
@@ -525,6 +529,34 @@ impl State {
     }
 }
 
+/// RFC 8252 §7.3: a registered loopback IP redirect (`http://127.0.0.1/…`, `http://[::1]/…`) matches
+/// on any port, since a native app binds whatever port is free; every other redirect URI matches
+/// exactly.
+fn redirect_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    let (Ok(mut registered), Ok(mut requested)) =
+        (url::Url::parse(registered), url::Url::parse(requested))
+    else {
+        return false;
+    };
+    let loopback_ip = |u: &url::Url| {
+        u.scheme() == "http"
+            && match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                _ => false,
+            }
+    };
+    if !loopback_ip(&registered) || !loopback_ip(&requested) {
+        return false;
+    }
+    let _ = registered.set_port(None);
+    let _ = requested.set_port(None);
+    registered == requested
+}
+
 fn uuid_like() -> String {
     let mut b = [0u8; 16];
     let _ = aws_lc_rs::rand::fill(&mut b);
@@ -537,4 +569,38 @@ fn uuid_like() -> String {
         &h[16..20],
         &h[20..]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_matches;
+
+    #[test]
+    fn loopback_ip_redirects_match_on_any_port_and_others_exactly() {
+        let registered = "http://127.0.0.1:8976/callback";
+        assert!(redirect_matches(registered, registered));
+        assert!(redirect_matches(
+            registered,
+            "http://127.0.0.1:40123/callback"
+        ));
+        assert!(redirect_matches("http://[::1]/cb", "http://[::1]:5000/cb"));
+        // Path, host and scheme still have to match; localhost is a name, not a loopback IP.
+        assert!(!redirect_matches(registered, "http://127.0.0.1:8976/other"));
+        assert!(!redirect_matches(
+            registered,
+            "http://127.0.0.2:8976/callback"
+        ));
+        assert!(!redirect_matches(
+            registered,
+            "https://127.0.0.1:8976/callback"
+        ));
+        assert!(!redirect_matches(
+            "http://localhost:8976/callback",
+            "http://localhost:9000/callback"
+        ));
+        assert!(!redirect_matches(
+            "https://app.example/cb",
+            "https://app.example:8443/cb"
+        ));
+    }
 }

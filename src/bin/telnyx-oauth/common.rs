@@ -310,10 +310,20 @@ pub enum AuthMethod {
 #[derive(Args)]
 pub struct ClientAuthArgs {
     /// The client id.
-    #[arg(long, env = "TELNYX_CLIENT_ID", value_name = "ID")]
+    #[arg(
+        long,
+        env = "TELNYX_CLIENT_ID",
+        value_name = "ID",
+        allow_hyphen_values = true
+    )]
     pub client_id: Option<String>,
     /// The client secret (prefer --client-secret-file or TELNYX_CLIENT_SECRET: flags show in `ps`).
-    #[arg(long, value_name = "SECRET", conflicts_with = "client_secret_file")]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        conflicts_with = "client_secret_file",
+        allow_hyphen_values = true
+    )]
     pub client_secret: Option<String>,
     /// A file holding the client secret (a trailing newline is ignored).
     #[arg(long, value_name = "FILE")]
@@ -322,7 +332,7 @@ pub struct ClientAuthArgs {
     #[arg(long, value_name = "FILE")]
     pub private_key: Option<PathBuf>,
     /// The `kid` to put in client assertions.
-    #[arg(long, value_name = "KID")]
+    #[arg(long, value_name = "KID", allow_hyphen_values = true)]
     pub key_id: Option<String>,
     /// The client-assertion algorithm (e.g. RS256, PS256, ES256, EdDSA; HS256 for client_secret_jwt).
     /// Default: from the key.

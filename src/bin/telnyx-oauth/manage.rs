@@ -92,6 +92,7 @@ pub enum ClientsCommand {
         #[command(flatten)]
         api: ApiArgs,
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Creates a client. A confidential client's secret is printed once: store it.
@@ -128,6 +129,7 @@ pub enum ClientsCommand {
         #[command(flatten)]
         api: ApiArgs,
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// A new name.
         #[arg(long)]
@@ -151,6 +153,7 @@ pub enum ClientsCommand {
         #[command(flatten)]
         api: ApiArgs,
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }
@@ -173,6 +176,7 @@ pub enum GrantsCommand {
         #[command(flatten)]
         api: ApiArgs,
         /// The grant id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Revokes a grant.
@@ -181,6 +185,7 @@ pub enum GrantsCommand {
         #[command(flatten)]
         api: ApiArgs,
         /// The grant id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }

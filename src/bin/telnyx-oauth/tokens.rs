@@ -72,7 +72,12 @@ pub struct TokenArgs {
     #[arg(long, value_name = "AUDIENCE")]
     audience: Option<String>,
     /// Runs the refresh_token grant with this refresh token (prefer --refresh-token-file).
-    #[arg(long, value_name = "TOKEN", conflicts_with = "refresh_token_file")]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        conflicts_with = "refresh_token_file",
+        allow_hyphen_values = true
+    )]
     refresh_token: Option<String>,
     /// Runs the refresh_token grant with the refresh token in this file.
     #[arg(long, value_name = "FILE")]
@@ -184,7 +189,7 @@ pub struct IntrospectArgs {
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
     /// The token to ask about (default: the first line of stdin).
-    #[arg(value_name = "TOKEN")]
+    #[arg(value_name = "TOKEN", allow_hyphen_values = true)]
     token: Option<String>,
 }
 
@@ -229,7 +234,8 @@ pub struct AuthorizeArgs {
     /// The token endpoint URL (default: Telnyx's).
     #[arg(long, value_name = "URL")]
     token_url: Option<String>,
-    /// The registered redirect URI: http on a loopback host, where this command listens.
+    /// The registered redirect URI: http on a loopback host, where this command listens. Port 0
+    /// listens on any free port and sends that one (for servers that follow RFC 8252 §7.3).
     #[arg(
         long,
         value_name = "URI",
@@ -265,7 +271,7 @@ pub async fn authorize(args: AuthorizeArgs, allow_http: bool) -> Outcome {
             check_url(url, allow_http, flag)?;
         }
     }
-    let redirect = url::Url::parse(&args.redirect_uri)
+    let mut redirect = url::Url::parse(&args.redirect_uri)
         .map_err(|e| Failure::usage(format!("--redirect-uri: not a valid URL ({e})")))?;
     let loopback = match redirect.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -324,6 +330,14 @@ pub async fn authorize(args: AuthorizeArgs, allow_http: bool) -> Outcome {
             "cannot listen on {host}:{port} for the redirect: {e}"
         ))
     })?;
+    if port == 0 {
+        // Port 0: any free port, named in the redirect URI sent (servers allow any port on a
+        // loopback IP redirect, RFC 8252 §7.3).
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Failure::failed(format!("the redirect listener has no address: {e}")))?;
+        let _ = redirect.set_port(Some(bound.port()));
+    }
 
     let mut request = AuthorizeRequest::new(endpoint.client_auth().client_id(), redirect.as_str());
     for scope in &args.scopes {

@@ -225,7 +225,7 @@ fn number(seconds: f64) -> Value {
 #[derive(Args)]
 pub struct DecodeArgs {
     /// The token (default: the first line of stdin).
-    #[arg(value_name = "TOKEN")]
+    #[arg(value_name = "TOKEN", allow_hyphen_values = true)]
     token: Option<String>,
 }
 
