@@ -400,7 +400,12 @@ pub(crate) fn is_json_media_type(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// `retry-after-ms` (Telnyx SDKs) first, then `Retry-After` as delta-seconds or an HTTP-date.
+/// The longest server-supplied delay taken as is (a day); callers bound it further (the provider by
+/// its backoff cap).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// `retry-after-ms` (Telnyx SDKs) first, then `Retry-After` as delta-seconds or an HTTP-date; every
+/// form bounded by [`MAX_RETRY_AFTER`].
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     if let Some(ms) = headers
         .get("retry-after-ms")
@@ -408,14 +413,20 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
         .and_then(|s| s.trim().parse::<f64>().ok())
         .filter(|ms| ms.is_finite() && *ms >= 0.0)
     {
-        return Some(Duration::from_secs_f64((ms / 1000.0).min(86_400.0)));
+        return Some(Duration::from_secs_f64(
+            (ms / 1000.0).min(MAX_RETRY_AFTER.as_secs_f64()),
+        ));
     }
     let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs.min(86_400)));
+        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 #[cfg(test)]
@@ -449,6 +460,14 @@ mod tests {
         assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
         h.insert("retry-after-ms", HeaderValue::from_static("1500"));
         assert_eq!(retry_after(&h, now), Some(Duration::from_millis(1500)));
+        let mut far = HeaderMap::new();
+        far.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Thu, 01 Jan 2099 00:00:00 GMT"),
+        );
+        assert_eq!(retry_after(&far, now), Some(MAX_RETRY_AFTER));
+        far.insert(header::RETRY_AFTER, HeaderValue::from_static("99999999999"));
+        assert_eq!(retry_after(&far, now), Some(MAX_RETRY_AFTER));
         let mut bad = HeaderMap::new();
         bad.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&bad, now), None);
