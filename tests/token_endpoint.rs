@@ -554,3 +554,29 @@ async fn a_failed_tls_handshake_is_a_permanent_tls_error() {
     assert!(err.is_permanent());
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn expiry_is_counted_from_when_the_request_was_sent_not_when_a_slow_reply_arrived() {
+    let server = MockServer::start().await;
+    let delay = Duration::from_millis(400);
+    Mock::given(method("POST"))
+        .respond_with(ok().set_delay(delay))
+        .mount(&server)
+        .await;
+    let ep = endpoint_with(&server, basic(), http()).await;
+    let before = tokio::time::Instant::now();
+    let token = ep
+        .client_credentials(&ClientCredentials::new())
+        .await
+        .unwrap();
+    let after = tokio::time::Instant::now();
+    assert!(after - before >= delay, "the reply was not delayed");
+    // Stamped before the request went out: at most the (sub-delay) connect time after `before`.
+    assert!(token.obtained_at() >= before);
+    assert!(
+        token.obtained_at() - before < delay,
+        "stamped {:?} after the call began, i.e. when the reply arrived",
+        token.obtained_at() - before
+    );
+    assert!(token.expires_at() < before + Duration::from_secs(3600) + delay);
+}

@@ -281,7 +281,10 @@ impl TokenEndpoint {
             self.url.as_str(),
             &params,
         )?;
+        // The earliest instant the server could have issued the token: its lifetime counts from here,
+        // so a slow reply never makes a token look longer-lived than its `exp`.
+        let sent_at = Instant::now();
         let response = self.http.send(&self.url, request).await?;
-        parse_token_response(&response, Instant::now())
+        parse_token_response(&response, sent_at)
     }
 }

@@ -33,6 +33,15 @@ pub struct Token {
 
 impl Token {
     /// Builds a token set directly, e.g. from one obtained and stored elsewhere.
+    ///
+    /// `obtained_at` should be when the request for this token was *sent* — the earliest instant the
+    /// server could have issued it — not when the reply arrived: expiry is counted from it, and a late
+    /// stamp makes a slow reply look longer-lived than the token's `exp`. [`TokenEndpoint`] stamps its
+    /// tokens this way; the provider then also keeps a clock-skew margin
+    /// ([`RefreshPolicy::expiry_skew`]) off every token, supplied ones included.
+    ///
+    /// [`TokenEndpoint`]: crate::token::TokenEndpoint
+    /// [`RefreshPolicy::expiry_skew`]: crate::provider::RefreshPolicy::expiry_skew
     pub fn new(access_token: AccessToken, expires_in: Duration, obtained_at: Instant) -> Self {
         Self {
             access_token,
@@ -109,7 +118,7 @@ impl Token {
         self.refresh_in
     }
 
-    /// When the response was received.
+    /// When the request for this token was sent (the instant its expiry is counted from).
     pub fn obtained_at(&self) -> Instant {
         self.obtained_at
     }
