@@ -144,14 +144,15 @@ async fn background_refresh_happens_at_the_advisory_time_without_making_callers_
     let t0 = Instant::now();
     p.token().await.unwrap();
     let waited_after_warmup = p.stats().waited;
-    // A 10 min token refreshes in the background at 5:00 (jitter 0).
-    advance(S(299)).await;
+    // A 10 min token, less its 5 s skew margin, refreshes in the background 5 min early (jitter 0).
+    advance(S(294)).await;
     settle().await;
     assert_eq!(script.calls(), 1);
     assert_eq!(p.token().await.unwrap().generation(), 2);
-    advance(S(1)).await;
+    // The warm-up took 100 ms: this lands exactly on 4:55 of the first token's life.
+    advance(Duration::from_millis(900)).await;
     settle().await;
-    assert_eq!(script.calls(), 2, "the background refresh started at 5:00");
+    assert_eq!(script.calls(), 2, "the background refresh started at 4:55");
     // While it is in flight callers get the current token at once.
     let before = Instant::now();
     assert_eq!(p.token().await.unwrap().generation(), 2);
@@ -160,8 +161,8 @@ async fn background_refresh_happens_at_the_advisory_time_without_making_callers_
     settle().await;
     assert_eq!(p.token().await.unwrap().generation(), 3);
     assert_eq!(p.stats().waited, waited_after_warmup);
-    // The first token arrived after its 100 ms of latency, so 5:00 of its life is at 300.1 s.
-    assert_eq!(script.call_times(), [0.0, 300.1]);
+    // Its life counts from when its request was sent, not from its arrival 100 ms later.
+    assert_eq!(script.call_times(), [0.0, 295.0]);
     assert!(Instant::now() - t0 < S(301));
 }
 
@@ -170,22 +171,22 @@ async fn jitter_moves_the_background_refresh_earlier_by_at_most_ten_percent() {
     let script = Arc::new(Scripted::new([], Step::ok(600)));
     let p = provider(&script, 1.0);
     p.token().await.unwrap();
-    advance(S(239)).await;
+    advance(S(235)).await;
     settle().await;
     assert_eq!(script.calls(), 1);
-    advance(S(1)).await;
+    advance(Duration::from_millis(500)).await;
     settle().await;
     assert_eq!(
         script.call_times(),
-        [0.0, 240.0],
-        "5:00 minus the full 60 s of jitter"
+        [0.0, 235.5],
+        "9:55 less 5 min, minus the full 10 % (59.5 s) of jitter"
     );
 }
 
 #[tokio::test(start_paused = true)]
-async fn callers_wait_for_the_shared_refresh_only_in_the_mandatory_window() {
+async fn callers_wait_for_the_shared_refresh_only_in_the_mandatory_window_and_only_briefly() {
     // The first token's refresh is delayed past the advisory time by failures, so the refresh that
-    // finally works happens in the mandatory window (the last 60 s of a 10 min token).
+    // finally works happens in the mandatory window (the last 60 s of a 10 min token's 9:55).
     let steps = [Step::ok(600)]
         .into_iter()
         .chain(std::iter::repeat_n(Step::transient(), 8))
@@ -201,30 +202,34 @@ async fn callers_wait_for_the_shared_refresh_only_in_the_mandatory_window() {
         .build()
         .unwrap();
     p.token().await.unwrap();
-    // Refresh at 4:00 (full jitter), failing every 40 s: 240, 280, …, 480, 520; the 8th call at 540
-    // (capped at the mandatory window) succeeds after 5 s.
-    for _ in 0..539 {
+    // Refresh at 3:55.5 (full jitter; seen at the next 1 s step, 236), failing every 40 s: 236, 276,
+    // …, 516; the 9th call at 535 (capped at the mandatory window) succeeds after 5 s.
+    for _ in 0..534 {
         advance(S(1)).await;
         settle().await;
         let t = p.token().await.unwrap();
-        assert_eq!(t.generation(), 2, "the first token is served until 9:00");
+        assert_eq!(t.generation(), 2, "the first token is served until 8:55");
     }
     advance(S(1)).await;
     settle().await;
     assert_eq!(
         script.call_times(),
         [
-            0.0, 240.0, 280.0, 320.0, 360.0, 400.0, 440.0, 480.0, 520.0, 540.0
+            0.0, 236.0, 276.0, 316.0, 356.0, 396.0, 436.0, 476.0, 516.0, 535.0
         ]
     );
-    // At 9:00 the window opened and the fetch is in flight: a caller now waits for it (5 s).
+    // At 8:55 the window opened and the fetch is in flight: a caller waits for it, but only for the
+    // bounded wait (1 s), then gets the still-usable current token.
     let started = Instant::now();
     let t = p.token().await.unwrap();
-    assert_eq!(t.generation(), 3);
-    assert!(
-        Instant::now() - started >= Duration::from_secs(4),
-        "the caller waited for the refresh"
-    );
+    assert_eq!(t.generation(), 2);
+    assert_eq!(Instant::now() - started, p.policy().max_wait);
+    // When the refresh lands, callers get the new token without waiting.
+    advance(S(4)).await;
+    settle().await;
+    let started = Instant::now();
+    assert_eq!(p.token().await.unwrap().generation(), 3);
+    assert_eq!(Instant::now(), started);
     assert_eq!(script.calls(), 10);
 }
 
@@ -258,7 +263,7 @@ async fn backoff_doubles_from_one_second_to_the_sixty_second_cap() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn retry_after_is_honoured_but_never_past_the_mandatory_window() {
+async fn retry_after_is_honoured_but_never_past_the_mandatory_window_nor_the_backoff_cap() {
     let script = Arc::new(Scripted::new(
         [
             Step::ok(600),
@@ -275,13 +280,22 @@ async fn retry_after_is_honoured_but_never_past_the_mandatory_window() {
         ],
         Step::ok(600),
     ));
-    let p = provider(&script, 0.0);
+    let p = TokenProvider::from_source(Shared(script.clone()), None)
+        .jitter(|| 0.0)
+        .policy(RefreshPolicy {
+            backoff_cap: S(600),
+            ..RefreshPolicy::default()
+        })
+        .build()
+        .unwrap();
     p.token().await.unwrap();
     for _ in 0..560 {
         advance(S(1)).await;
         settle().await;
     }
-    assert_eq!(script.call_times()[..4], [0.0, 300.0, 317.0, 540.0]);
+    // Refresh at 295; +17 s as asked; the 1000 s one is bounded by the cap (600 s), then by the
+    // mandatory window at 535.
+    assert_eq!(script.call_times()[..4], [0.0, 295.0, 312.0, 535.0]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -289,7 +303,8 @@ async fn outage_while_the_token_is_valid_is_invisible_then_errors_after_expiry()
     let script = Arc::new(Scripted::new([Step::ok(600)], Step::transient()));
     let p = provider(&script, 1.0);
     p.token().await.unwrap();
-    for _ in 0..599 {
+    // Usable until 9:54 (10 min less 5 s of skew margin and 1 s of minimum remaining life).
+    for _ in 0..593 {
         advance(S(1)).await;
         assert_eq!(p.token().await.unwrap().generation(), 2);
     }

@@ -217,10 +217,112 @@ async fn an_outage_while_the_token_is_valid_fails_no_caller_and_recovers_on_the_
     let stats = provider.stats();
     assert!(stats.fetches_failed >= 4, "{stats:?}");
     let recovered_at = recovered_at.expect("a new token after the endpoint came back");
-    assert!(recovered_at < 8.5, "recovered at {recovered_at}");
+    // Back at 7.8 s: the hanging attempt then in flight ends within its 0.5 s timeout and the next
+    // starts within the 0.4 s backoff cap (sooner once the mandatory window opens at 8.55 s).
+    assert!(
+        recovered_at < 7.8 + 0.5 + 0.4,
+        "recovered at {recovered_at}"
+    );
     assert_eq!(
         server.hits(Mode::Ok),
         2,
         "the first attempt after recovery succeeded"
     );
+}
+
+/// 3 providers × 8 callers against oidc-provider (10 s tokens) through a proxy that, once every
+/// provider holds its first token, hangs, refuses or answers 503 for the rest of that token's life:
+/// no call fails while the provider holds a usable token, and none is handed a token past its `exp`.
+async fn no_call_fails_while_a_usable_token_exists(fault: support::fault_proxy::Fault) {
+    use support::fault_proxy::FaultProxy;
+    let peer = Peer::start_with(serde_json::json!({ "accessTokenTTL": 10 }));
+    let upstream: std::net::SocketAddr = url::Url::parse(&peer.url("/"))
+        .unwrap()
+        .socket_addrs(|| None)
+        .unwrap()[0];
+    let proxy = FaultProxy::start(upstream).await;
+    let token_url = peer
+        .token_url()
+        .replace(&upstream.to_string(), &proxy.addr.to_string());
+    let policy = RefreshPolicy::default();
+    let mut providers = Vec::new();
+    for _ in 0..3 {
+        let endpoint = TokenEndpoint::with_http(
+            http(),
+            &token_url,
+            ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),
+        )
+        .unwrap();
+        let p = TokenProvider::client_credentials(endpoint, ClientCredentials::new())
+            .build()
+            .unwrap();
+        let first = p.token().await.unwrap();
+        assert_eq!(first.token().expires_in(), Duration::from_secs(10));
+        // The first token is handed out until this instant (its skew and remaining-life margins).
+        let usable_until =
+            first.expires_at() - policy.min_remaining.min(Duration::from_millis(500));
+        providers.push((p, usable_until));
+    }
+    proxy.set(fault);
+    let until = providers.iter().map(|(_, u)| *u).max().unwrap() + Duration::from_secs(1);
+    let mut callers = Vec::new();
+    for (p, usable_until) in &providers {
+        for _ in 0..8 {
+            let (p, usable_until) = (p.clone(), *usable_until);
+            callers.push(tokio::spawn(async move {
+                let (mut ok, mut failed_while_usable, mut max_wait) = (0u32, 0u32, Duration::ZERO);
+                while Instant::now() < until {
+                    let asked = Instant::now();
+                    match p.token().await {
+                        Ok(t) => {
+                            ok += 1;
+                            let exp = jwt_part(t.access_token().secret(), 1)["exp"]
+                                .as_u64()
+                                .unwrap();
+                            assert!(exp >= wall_clock_secs(), "a token past its exp was served");
+                        }
+                        Err(_) if asked < usable_until => failed_while_usable += 1,
+                        Err(_) => {}
+                    }
+                    if asked < usable_until {
+                        max_wait = max_wait.max(asked.elapsed());
+                    }
+                    sleep(Duration::from_millis(10)).await;
+                }
+                (ok, failed_while_usable, max_wait)
+            }));
+        }
+    }
+    let mut served = 0;
+    for c in callers {
+        let (ok, failed, max_wait) = c.await.unwrap();
+        assert_eq!(
+            failed, 0,
+            "{fault:?}: calls failed while a usable token existed"
+        );
+        // The bounded wait (1 s) plus scheduling slack on a loaded 2-core machine.
+        assert!(
+            max_wait < policy.max_wait + Duration::from_millis(500),
+            "{fault:?}: {max_wait:?}"
+        );
+        served += ok;
+    }
+    assert!(served > 24 * 100, "{fault:?}: only {served} calls served");
+    // The endpoint was only reached for the first tokens: every refresh hit the fault.
+    assert_eq!(peer.count("/oauth/token").await, 3, "{fault:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_endpoint_fails_no_call_while_a_usable_token_exists() {
+    no_call_fails_while_a_usable_token_exists(support::fault_proxy::Fault::Hang).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusing_endpoint_fails_no_call_while_a_usable_token_exists() {
+    no_call_fails_while_a_usable_token_exists(support::fault_proxy::Fault::Refuse).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unavailable_endpoint_fails_no_call_while_a_usable_token_exists() {
+    no_call_fails_while_a_usable_token_exists(support::fault_proxy::Fault::Unavailable).await;
 }

@@ -88,6 +88,11 @@ impl CachedToken {
         !self.is_invalidated() && now < self.schedule.mandatory_at
     }
 
+    /// May be handed out: not invalidated, and enough of its life left to carry a request.
+    pub(crate) fn usable_at(&self, now: Instant) -> bool {
+        !self.is_invalidated() && self.schedule.usable_at(now)
+    }
+
     /// Still valid: not invalidated and not expired.
     pub(crate) fn valid_at(&self, now: Instant) -> bool {
         !self.is_invalidated() && now < self.schedule.expires_at

@@ -218,6 +218,15 @@ impl TokenProvider {
     /// The current token, fetching or waiting for a refresh only when the token cannot be used as is.
     ///
     /// When the cached token is fresh this is a lock-free load: no lock, no allocation, no I/O.
+    ///
+    /// What it may wait for, whatever the token endpoint does (hang, refuse, 5xx, a slow reply):
+    /// - while a *usable* token exists (more than [`RefreshPolicy::min_remaining`] of its life left,
+    ///   life counted from when its request was sent, less [`RefreshPolicy::expiry_skew`]) it returns
+    ///   that token, never an error; in the mandatory window it waits for the refresh in flight at
+    ///   most [`RefreshPolicy::max_wait`] (never past the token's usable life), then returns the current
+    ///   token while the fetch goes on in the background;
+    /// - without a usable token it waits for one fetch at most [`RefreshPolicy::attempt_timeout`], then
+    ///   returns that fetch's typed error; during a backoff it returns the last error at once.
     #[inline]
     pub async fn token(&self) -> Result<Arc<CachedToken>, Error> {
         match self.warm() {
@@ -251,21 +260,29 @@ impl TokenProvider {
         true
     }
 
-    /// The current token if it is still valid (not expired, not invalidated), without fetching.
+    /// The current token if it is still usable (not invalidated, and more than
+    /// [`RefreshPolicy::min_remaining`] of its life left), without fetching.
     pub fn cached(&self) -> Option<Arc<CachedToken>> {
         let now = tokio::time::Instant::now();
-        self.shared.current.load_full().filter(|t| t.valid_at(now))
+        self.shared.current.load_full().filter(|t| t.usable_at(now))
     }
 
     /// Marks `token` as rejected (e.g. after a 401) **only if it is still the current token**, so that
     /// a burst of 401s for one token causes one refresh. Forced refreshes happen at most once per
     /// [`RefreshPolicy::min_invalidate_interval`] unless the token has expired. Returns whether the token
-    /// was invalidated; the next `token()` call fetches a new one.
+    /// was invalidated; the next `token()` call fetches a new one. It never waits: the invalidated token
+    /// is no longer usable, so the callers that follow wait as for a missing token (at most one attempt
+    /// timeout).
     pub fn invalidate(&self, token: &CachedToken) -> bool {
         self.shared.invalidate(token)
     }
 
     /// Fetches a new token now (sharing a fetch already in flight), regardless of the schedule.
+    ///
+    /// It waits for that fetch and returns its own outcome (an error too, even while a usable token
+    /// exists — use `token()` for static stability): at most the floor between fetches
+    /// ([`RefreshPolicy::min_fetch_interval`]), one [`RefreshPolicy::attempt_timeout`] and the
+    /// persistence hook's [`RefreshPolicy::hook_timeout`].
     pub async fn refresh(&self) -> Result<Arc<CachedToken>, Error> {
         self.shared.refresh_now().await
     }

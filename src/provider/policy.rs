@@ -31,6 +31,18 @@ pub const DEFAULT_NEGATIVE_CACHE: Duration = Duration::from_secs(5);
 pub const DEFAULT_MIN_INVALIDATE_INTERVAL: Duration = Duration::from_secs(30);
 /// The persistence hook must finish within this; a hook that hangs must not stall every caller.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// A token is taken to expire this much before `sent + expires_in` (at most 5 % of its lifetime, so a
+/// 5 s token loses 250 ms and a 1 h token 5 s): room for clock skew between the authorization server
+/// and the resource servers that check `exp`.
+pub const DEFAULT_EXPIRY_SKEW: Duration = Duration::from_secs(5);
+/// A token is *usable* while at least this much of its life is left (at most 5 % of its lifetime), so
+/// that the request carrying it still arrives before it expires. Below that it is never handed out.
+pub const DEFAULT_MIN_REMAINING: Duration = Duration::from_secs(1);
+/// While a usable token exists, a caller that joins a refresh in flight waits at most this long for it,
+/// then gets the current token (the fetch goes on in the background).
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(1);
+/// Share of the lifetime that [`DEFAULT_EXPIRY_SKEW`] and [`DEFAULT_MIN_REMAINING`] may take at most.
+pub const MARGIN_FRACTION: f64 = 0.05;
 
 /// The provider's timing policy. Every field has a default (see the constants in this module).
 ///
@@ -62,6 +74,12 @@ pub struct RefreshPolicy {
     pub min_invalidate_interval: Duration,
     /// See [`DEFAULT_HOOK_TIMEOUT`].
     pub hook_timeout: Duration,
+    /// See [`DEFAULT_EXPIRY_SKEW`].
+    pub expiry_skew: Duration,
+    /// See [`DEFAULT_MIN_REMAINING`].
+    pub min_remaining: Duration,
+    /// See [`DEFAULT_MAX_WAIT`].
+    pub max_wait: Duration,
 }
 
 impl Default for RefreshPolicy {
@@ -77,6 +95,9 @@ impl Default for RefreshPolicy {
             negative_cache: DEFAULT_NEGATIVE_CACHE,
             min_invalidate_interval: DEFAULT_MIN_INVALIDATE_INTERVAL,
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
+            expiry_skew: DEFAULT_EXPIRY_SKEW,
+            min_remaining: DEFAULT_MIN_REMAINING,
+            max_wait: DEFAULT_MAX_WAIT,
         }
     }
 }
@@ -88,8 +109,17 @@ pub(crate) struct Schedule {
     pub(crate) refresh_at: Instant,
     /// From here on callers wait for the shared refresh.
     pub(crate) mandatory_at: Instant,
-    /// The token is unusable from here on.
+    /// The token is not handed out from here on: too little of its life is left to carry a request.
+    pub(crate) usable_until: Instant,
+    /// The token is expired from here on (`sent + expires_in`, less the skew margin).
     pub(crate) expires_at: Instant,
+}
+
+impl Schedule {
+    /// Whether a token with this schedule may still be handed out at `now`.
+    pub(crate) fn usable_at(&self, now: Instant) -> bool {
+        now < self.usable_until
+    }
 }
 
 impl RefreshPolicy {
@@ -98,21 +128,29 @@ impl RefreshPolicy {
         lifetime < self.mandatory_margin * 2
     }
 
-    /// The schedule of a token obtained at `obtained` that lives `lifetime`, with an optional server
-    /// `refresh_in` hint, and `jitter` drawn uniformly from [0, 1).
+    /// The schedule of a token whose request was sent at `obtained` and that lives `expires_in`, with
+    /// an optional server `refresh_in` hint, and `jitter` drawn uniformly from [0, 1).
+    ///
+    /// Every instant is laid out on the lifetime less the skew margin, so the token is never taken to
+    /// live longer than its `exp`; it stops being handed out `min_remaining` before that.
     pub(crate) fn schedule(
         &self,
         obtained: Instant,
-        lifetime: Duration,
+        expires_in: Duration,
         refresh_in: Option<Duration>,
         jitter: f64,
     ) -> Schedule {
+        let margin = |cap: Duration| cap.min(expires_in.mul_f64(MARGIN_FRACTION));
+        let lifetime = expires_in.saturating_sub(margin(self.expiry_skew));
         let expires_at = obtained + lifetime;
+        let usable_until = expires_at - margin(self.min_remaining);
         if self.is_short(lifetime) {
             // A short token: refresh at half its life, and let callers wait only in its last 10 %.
             return Schedule {
                 refresh_at: obtained + lifetime / 2,
-                mandatory_at: expires_at - lifetime.mul_f64(SHORT_TOKEN_MANDATORY_FRACTION),
+                mandatory_at: (expires_at - lifetime.mul_f64(SHORT_TOKEN_MANDATORY_FRACTION))
+                    .min(usable_until),
+                usable_until,
                 expires_at,
             };
         }
@@ -129,13 +167,15 @@ impl RefreshPolicy {
         let jittered = advisory_offset.saturating_sub(max_jitter.mul_f64(jitter.clamp(0.0, 1.0)));
         Schedule {
             refresh_at: obtained + jittered.min(mandatory_offset),
-            mandatory_at: obtained + mandatory_offset,
+            mandatory_at: (obtained + mandatory_offset).min(usable_until),
+            usable_until,
             expires_at,
         }
     }
 
     /// Delay before retry number `failures` (1 for the first retry): full jitter below
-    /// `base × 2^(failures-1)`, capped, never shorter than the server's `Retry-After`.
+    /// `base × 2^(failures-1)`, capped, never shorter than the server's `Retry-After` — which is itself
+    /// bounded by the cap, so a date far in the future cannot stop the provider.
     pub(crate) fn backoff(
         &self,
         failures: u32,
@@ -149,7 +189,7 @@ impl RefreshPolicy {
             .min(self.backoff_cap);
         let delay = ceiling.mul_f64(jitter.clamp(0.0, 1.0));
         match retry_after {
-            Some(ra) => delay.max(ra),
+            Some(ra) => delay.max(ra.min(self.backoff_cap)),
             None => delay,
         }
     }
@@ -175,6 +215,15 @@ mod tests {
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 
+    /// The default policy without the skew and remaining-life margins, so the tiers read exactly.
+    fn exact() -> RefreshPolicy {
+        RefreshPolicy {
+            expiry_skew: Duration::ZERO,
+            min_remaining: Duration::ZERO,
+            ..RefreshPolicy::default()
+        }
+    }
+
     fn at(policy: &RefreshPolicy, lifetime: u64, jitter: f64) -> (Duration, Duration) {
         let t0 = Instant::now();
         let s = policy.schedule(t0, S(lifetime), None, jitter);
@@ -183,8 +232,35 @@ mod tests {
     }
 
     #[test]
-    fn lifetime_tiers_capped_at_half_the_lifetime() {
+    fn expiry_is_counted_less_a_skew_margin_that_suits_short_and_long_tokens() {
         let p = RefreshPolicy::default();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // 5 s token: 5 % = 250 ms of skew, then 250 ms of minimum remaining life.
+        let s = p.schedule(t0, S(5), None, 0.0);
+        assert_eq!(s.expires_at - t0, ms(4750));
+        assert_eq!(s.usable_until - t0, ms(4500));
+        assert_eq!(s.refresh_at - t0, ms(2375));
+        assert_eq!(s.mandatory_at - t0, ms(4275));
+        assert!(s.usable_at(t0 + ms(4499)) && !s.usable_at(t0 + ms(4500)));
+        // 1 h token: the caps (5 s skew, 1 s remaining) apply.
+        let s = p.schedule(t0, S(3600), None, 0.0);
+        assert_eq!(s.expires_at - t0, S(3595));
+        assert_eq!(s.usable_until - t0, S(3594));
+        assert_eq!(s.mandatory_at - t0, S(3535));
+        // The mandatory window always opens while the token is still usable.
+        for lifetime in [1, 2, 5, 10, 59, 60, 119, 120, 121, 300, 3600, 86_400] {
+            let s = p.schedule(t0, S(lifetime), None, 1.0);
+            assert!(s.refresh_at <= s.mandatory_at, "{lifetime}");
+            assert!(s.mandatory_at < s.usable_until, "{lifetime}");
+            assert!(s.usable_until < s.expires_at, "{lifetime}");
+            assert!(s.expires_at < t0 + S(lifetime), "{lifetime}");
+        }
+    }
+
+    #[test]
+    fn lifetime_tiers_capped_at_half_the_lifetime() {
+        let p = exact();
         // 10 min: 5 min early = 5:00 (exactly half).
         assert_eq!(at(&p, 600, 0.0), (S(300), S(540)));
         // 15 min: 5 min early would be 10:00; capped at half = 7:30.
@@ -204,7 +280,7 @@ mod tests {
 
     #[test]
     fn jitter_is_early_and_bounded() {
-        let p = RefreshPolicy::default();
+        let p = exact();
         // 10 min token: jitter ≤ 10 % = 60 s.
         assert_eq!(at(&p, 600, 1.0).0, S(240));
         assert_eq!(at(&p, 600, 0.5).0, S(270));
@@ -216,7 +292,7 @@ mod tests {
 
     #[test]
     fn short_tokens_refresh_at_half_and_wait_only_in_the_last_tenth() {
-        let p = RefreshPolicy::default();
+        let p = exact();
         assert!(p.is_short(S(119)) && !p.is_short(S(120)));
         let t0 = Instant::now();
         let s = p.schedule(t0, S(5), None, 1.0);
@@ -228,7 +304,7 @@ mod tests {
 
     #[test]
     fn server_refresh_in_hint_is_used_but_never_after_the_mandatory_window() {
-        let p = RefreshPolicy::default();
+        let p = exact();
         let t0 = Instant::now();
         let s = p.schedule(t0, S(3600), Some(S(600)), 0.0);
         assert_eq!(s.refresh_at - t0, S(600));
@@ -238,7 +314,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_the_cap_with_full_jitter_and_honours_retry_after() {
-        let p = RefreshPolicy::default();
+        let p = exact();
         let seq: Vec<_> = (1..=8).map(|n| p.backoff(n, None, 1.0)).collect();
         assert_eq!(seq, [1, 2, 4, 8, 16, 32, 60, 60].map(S));
         assert_eq!(p.backoff(3, None, 0.5), S(2));
@@ -246,5 +322,7 @@ mod tests {
         assert_eq!(p.backoff(1_000, None, 1.0), S(60));
         assert_eq!(p.backoff(1, Some(S(17)), 1.0), S(17));
         assert_eq!(p.backoff(7, Some(S(17)), 1.0), S(60));
+        // A Retry-After far in the future (an HTTP-date in 2099) is bounded by the cap.
+        assert_eq!(p.backoff(1, Some(S(2_300_000_000)), 0.0), S(60));
     }
 }

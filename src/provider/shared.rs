@@ -160,10 +160,14 @@ impl Shared {
     }
 
     /// Everything `token()` does when the current token cannot be taken as is.
+    ///
+    /// Every wait is bounded: while a usable token exists a caller waits for a refresh in flight at
+    /// most [`RefreshPolicy::max_wait`] (and never past the moment the token stops being usable), then
+    /// gets that token; without one, at most [`RefreshPolicy::attempt_timeout`], then the error.
     pub(crate) async fn acquire(self: &Arc<Self>) -> Result<Arc<CachedToken>, Error> {
-        // Bounded: every round either returns or waits for a flight that then completed.
+        // Bounded: every round either returns or waits (bounded) for a flight that then completed.
         for _ in 0..4 {
-            let rx = {
+            let (rx, usable, now) = {
                 let mut ctl = self.lock();
                 let now = Instant::now();
                 self.ensure_task(&mut ctl)?;
@@ -177,24 +181,42 @@ impl Shared {
                     return Ok(t.clone());
                 }
                 match self.join_or_start(&mut ctl, now, false) {
-                    Some(rx) => rx,
+                    Some(rx) => (rx, current.filter(|t| t.usable_at(now)), now),
                     None => return self.without_fetch(current, now, &ctl),
                 }
             };
             bump(&self.counters.waited);
-            match wait(rx).await {
-                Some(Ok(t)) if t.valid_at(Instant::now()) => return Ok(t),
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return self.serve_valid_or(e),
-                None => continue,
+            let deadline = match &usable {
+                Some(t) => (now + self.policy.max_wait).min(t.schedule.usable_until),
+                None => now + self.policy.attempt_timeout,
+            };
+            match tokio::time::timeout_at(deadline, wait(rx)).await {
+                Ok(Some(Ok(t))) if t.usable_at(Instant::now()) => return Ok(t),
+                Ok(Some(Ok(_)) | None) => continue,
+                Ok(Some(Err(e))) => return self.serve_usable_or(e),
+                // The flight goes on in the background; this caller has waited long enough. The
+                // token it saw usable is still valid here (the deadline is at most `usable_until`).
+                Err(_) => {
+                    return match usable.filter(|t| t.valid_at(Instant::now())) {
+                        Some(t) => {
+                            bump(&self.counters.stale_served);
+                            Ok(t)
+                        }
+                        None => self.serve_usable_or(TransportError::timeout_of(
+                            "token source",
+                            self.policy.attempt_timeout,
+                        )),
+                    };
+                }
             }
         }
-        self.serve_valid_or(Error::config(
+        self.serve_usable_or(Error::config(
             "the token provider could not settle on a token",
         ))
     }
 
     /// A fetch now, ignoring the refresh schedule and backoff (but not the floor between fetches).
+    /// Waits for that fetch (it is bounded by the floor, one attempt timeout and the hook timeout).
     pub(crate) async fn refresh_now(self: &Arc<Self>) -> Result<Arc<CachedToken>, Error> {
         let rx = {
             let mut ctl = self.lock();
@@ -210,14 +232,14 @@ impl Shared {
         }
     }
 
-    /// No fetch may start now (backoff or negative cache): serve a still-valid token or the last error.
+    /// No fetch may start now (backoff or negative cache): serve a usable token or the last error.
     fn without_fetch(
         &self,
         current: Option<Arc<CachedToken>>,
         now: Instant,
         ctl: &Control,
     ) -> Result<Arc<CachedToken>, Error> {
-        if let Some(t) = current.filter(|t| t.valid_at(now)) {
+        if let Some(t) = current.filter(|t| t.usable_at(now)) {
             bump(&self.counters.stale_served);
             return Ok(t);
         }
@@ -227,10 +249,11 @@ impl Shared {
             .unwrap_or_else(|| Error::config("no token is available yet")))
     }
 
-    /// The flight failed: a still-valid token keeps being served (static stability); otherwise the error.
-    fn serve_valid_or(&self, err: Error) -> Result<Arc<CachedToken>, Error> {
+    /// The flight failed or is late: a usable token keeps being served (static stability); otherwise
+    /// the error.
+    fn serve_usable_or(&self, err: Error) -> Result<Arc<CachedToken>, Error> {
         let now = Instant::now();
-        match self.current.load_full().filter(|t| t.valid_at(now)) {
+        match self.current.load_full().filter(|t| t.usable_at(now)) {
             Some(t) => {
                 bump(&self.counters.stale_served);
                 Ok(t)
@@ -415,13 +438,14 @@ impl Shared {
                             .backoff(ctl.failures, err.retry_after(), (self.jitter)());
                     let mut at = now + delay;
                     // Never let a retry wait past the point where a token we still hold is needed:
-                    // the mandatory window, or (once inside it) expiry.
-                    if let Some(cur) = self.current.load_full().filter(|t| t.valid_at(now)) {
+                    // the mandatory window, or (once inside it) half the usable life left, so that
+                    // the next attempts still happen while the token can be handed out.
+                    if let Some(cur) = self.current.load_full().filter(|t| t.usable_at(now)) {
                         let s = cur.schedule;
                         at = at.min(if now < s.mandatory_at {
                             s.mandatory_at
                         } else {
-                            s.expires_at
+                            now + (s.usable_until - now) / 2
                         });
                     }
                     ctl.retry_at = Some(at);
@@ -494,7 +518,7 @@ impl Shared {
             .flatten()
             .max()
             .unwrap_or(s.refresh_at);
-        if now >= due && ctl.flight.is_none() && now < s.expires_at {
+        if now >= due && ctl.flight.is_none() && s.usable_at(now) {
             self.start_flight(&mut ctl, now);
         }
         [

@@ -2,6 +2,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fake_as;
+pub mod fault_proxy;
 pub mod peer;
 pub mod resource;
 pub mod scripted;

@@ -58,7 +58,7 @@ impl Step {
 /// Answers calls from a queue of steps; when the queue is empty, repeats `fallback`.
 pub struct Scripted {
     steps: Mutex<VecDeque<Step>>,
-    fallback: Step,
+    fallback: Mutex<Step>,
     calls: AtomicUsize,
     times: Mutex<Vec<Instant>>,
     start: Instant,
@@ -68,7 +68,7 @@ impl Scripted {
     pub fn new(steps: impl IntoIterator<Item = Step>, fallback: Step) -> Self {
         Scripted {
             steps: Mutex::new(steps.into_iter().collect()),
-            fallback,
+            fallback: Mutex::new(fallback),
             calls: AtomicUsize::new(0),
             times: Mutex::new(Vec::new()),
             start: Instant::now(),
@@ -92,6 +92,16 @@ impl Scripted {
     pub fn push(&self, step: Step) {
         self.steps.lock().unwrap().push_back(step);
     }
+
+    /// What every call answers once the queued steps are used up.
+    pub fn set_fallback(&self, step: Step) {
+        *self.fallback.lock().unwrap() = step;
+    }
+
+    /// When call number `n` (1-based) started, as an instant.
+    pub fn call_instant(&self, n: usize) -> Option<Instant> {
+        self.times.lock().unwrap().get(n.checked_sub(1)?).copied()
+    }
 }
 
 /// Lets tests keep a handle on the script while the provider owns the source.
@@ -101,13 +111,15 @@ impl TokenSource for Shared {
     fn fetch<'a>(&'a self, _current: Option<&'a Token>) -> BoxFuture<'a, Result<Token, Error>> {
         let script = &self.0;
         let n = script.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        script.times.lock().unwrap().push(Instant::now());
+        // As a real token endpoint does: the lifetime counts from when the request was sent.
+        let sent_at = Instant::now();
+        script.times.lock().unwrap().push(sent_at);
         let step = script
             .steps
             .lock()
             .unwrap()
             .pop_front()
-            .unwrap_or_else(|| script.fallback.clone());
+            .unwrap_or_else(|| script.fallback.lock().unwrap().clone());
         Box::pin(async move {
             match step {
                 Step::Ok { lifetime, latency } => {
@@ -115,7 +127,7 @@ impl TokenSource for Shared {
                     Ok(Token::new(
                         AccessToken::new(format!("token-{n}")),
                         lifetime,
-                        Instant::now(),
+                        sent_at,
                     ))
                 }
                 Step::Fail {
