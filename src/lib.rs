@@ -101,6 +101,7 @@ mod der;
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
 pub mod dev_server;
 pub mod error;
+mod flight;
 pub mod http;
 pub mod metadata;
 pub mod observe;

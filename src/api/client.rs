@@ -50,8 +50,10 @@ pub enum ManagementPaths {
     Slash,
 }
 
+// The one time seam besides tokio's clock: the API client's tests talk to a real local server, and a
+// paused clock would fire the HTTP timeouts while real I/O is pending, so they record delays here.
 type Sleep = Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
-type Jitter = Arc<dyn Fn() -> f64 + Send + Sync>;
+use crate::flight::Jitter;
 
 /// Retry policy, as Telnyx's SDKs do it: connection errors, 408, 409, 429 and 5xx are retried for
 /// idempotent calls, `min(0.5 s × 2ⁿ, 8 s)` minus up to 25 % jitter, or the server's `Retry-After`
@@ -76,7 +78,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_retries: DEFAULT_MAX_RETRIES,
-            jitter: Arc::new(crate::random::unit),
+            jitter: crate::flight::system_jitter(),
             sleep: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
         }
     }
@@ -108,10 +110,16 @@ impl RetryPolicy {
 
     /// The backoff before retry number `retry` (0-based).
     pub(crate) fn backoff(&self, retry: u32) -> Duration {
-        let base = INITIAL_RETRY_DELAY
-            .saturating_mul(1u32 << retry.min(16))
-            .min(MAX_RETRY_DELAY);
-        base.mul_f64(1.0 - (self.jitter)().clamp(0.0, 1.0) * 0.25)
+        // "Minus up to 25 %": the draw is taken off the ceiling, so a draw of 0 waits the full delay.
+        crate::flight::Backoff {
+            base: INITIAL_RETRY_DELAY,
+            cap: MAX_RETRY_DELAY,
+            floor: 0.75,
+        }
+        .delay(
+            retry.saturating_add(1),
+            1.0 - (self.jitter)().clamp(0.0, 1.0),
+        )
     }
 }
 

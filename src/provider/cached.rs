@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::TokenProvider;
 use super::policy::Schedule;
-use super::shared::Shared;
+use super::refresher::Refresher;
 use crate::secret::AccessToken;
 use crate::token::Token;
 
@@ -27,7 +27,7 @@ pub struct CachedToken {
     pub(crate) invalidated: AtomicBool,
     /// The provider that issued it, so that a layer holding only the token can ask for a new one after
     /// a 401 without keeping a provider handle per request.
-    pub(crate) provider: Weak<Shared>,
+    pub(crate) provider: Weak<Refresher>,
 }
 
 impl CachedToken {
@@ -37,7 +37,7 @@ impl CachedToken {
         generation: u64,
         schedule: Schedule,
         now: Instant,
-        provider: Weak<Shared>,
+        provider: Weak<Refresher>,
     ) -> Self {
         // The header's bytes start out uniquely owned; the first clone converts them to a shared
         // buffer, which allocates. Do that here, once per token, not on some request's hot path.

@@ -47,7 +47,7 @@
 
 mod cached;
 pub mod policy;
-mod shared;
+mod refresher;
 mod source;
 
 use std::fmt;
@@ -57,10 +57,10 @@ use std::time::Duration;
 
 pub use cached::CachedToken;
 pub use policy::RefreshPolicy;
-pub use shared::{JitterFn, PersistHook};
+pub use refresher::{JitterFn, PersistHook};
 pub use source::{BoxFuture, Grant, TokenSource};
 
-use shared::Shared;
+use refresher::Refresher;
 use source::EndpointSource;
 
 use crate::error::Error;
@@ -69,7 +69,7 @@ use crate::token::{ClientCredentials, Token, TokenEndpoint};
 /// A shared, self-refreshing source of access tokens. Cheap to clone (`Arc` inside), `Send + Sync`.
 #[derive(Clone)]
 pub struct TokenProvider {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<Refresher>,
 }
 
 impl fmt::Debug for TokenProvider {
@@ -77,7 +77,7 @@ impl fmt::Debug for TokenProvider {
         f.debug_struct("TokenProvider")
             .field(
                 "generation",
-                &self.shared.current.load().as_ref().map(|t| t.generation),
+                &self.shared.cell.load().as_ref().map(|t| t.generation),
             )
             .finish_non_exhaustive()
     }
@@ -108,7 +108,7 @@ impl TokenProviderBuilder {
             source,
             seed,
             policy: RefreshPolicy::default(),
-            jitter: Arc::new(crate::random::unit),
+            jitter: crate::flight::system_jitter(),
             hook: None,
         }
     }
@@ -141,7 +141,7 @@ impl TokenProviderBuilder {
 
     /// Builds the provider. Nothing is fetched until the first `token()` call.
     pub fn build(self) -> Result<TokenProvider, Error> {
-        let shared = Shared::build(self.source, self.seed, self.policy, self.jitter, self.hook)?;
+        let shared = Refresher::build(self.source, self.seed, self.policy, self.jitter, self.hook)?;
         Ok(TokenProvider { shared })
     }
 }
@@ -238,7 +238,7 @@ impl TokenProvider {
     /// The warm path without the future: the current token when it can be taken as is.
     #[inline]
     pub(crate) fn warm(&self) -> Option<Arc<CachedToken>> {
-        let guard = self.shared.current.load();
+        let guard = self.shared.cell.load();
         let t = guard.as_ref()?;
         if t.stale.load(Ordering::Acquire) {
             return None;
@@ -264,7 +264,7 @@ impl TokenProvider {
     /// [`RefreshPolicy::min_remaining`] of its life left), without fetching.
     pub fn cached(&self) -> Option<Arc<CachedToken>> {
         let now = tokio::time::Instant::now();
-        self.shared.current.load_full().filter(|t| t.usable_at(now))
+        self.shared.cell.load_full().filter(|t| t.usable_at(now))
     }
 
     /// Marks `token` as rejected (e.g. after a 401) **only if it is still the current token**, so that
@@ -290,7 +290,7 @@ impl TokenProvider {
     /// What the provider has done so far.
     pub fn stats(&self) -> ProviderStats {
         let c = &self.shared.counters;
-        let current = self.shared.current.load_full();
+        let current = self.shared.cell.load_full();
         ProviderStats {
             fetches_ok: c.fetches_ok.load(Ordering::Relaxed),
             fetches_failed: c.fetches_failed.load(Ordering::Relaxed),
@@ -299,7 +299,7 @@ impl TokenProvider {
             invalidations: c.invalidations.load(Ordering::Relaxed),
             hook_failures: c.hook_failures.load(Ordering::Relaxed),
             generation: current.as_ref().map_or(0, |t| t.generation),
-            remaining: shared::remaining(current.as_deref()),
+            remaining: refresher::remaining(current.as_deref()),
         }
     }
 

@@ -182,16 +182,12 @@ impl RefreshPolicy {
         retry_after: Option<Duration>,
         jitter: f64,
     ) -> Duration {
-        let exp = failures.saturating_sub(1).min(30);
-        let ceiling = self
-            .backoff_base
-            .saturating_mul(1u32 << exp)
-            .min(self.backoff_cap);
-        let delay = ceiling.mul_f64(jitter.clamp(0.0, 1.0));
-        match retry_after {
-            Some(ra) => delay.max(ra.min(self.backoff_cap)),
-            None => delay,
+        crate::flight::Backoff {
+            base: self.backoff_base,
+            cap: self.backoff_cap,
+            floor: 0.0,
         }
+        .delay_honouring(failures, retry_after, jitter)
     }
 }
 

@@ -3,19 +3,18 @@
 //! outage up to `max_stale`, then fail closed.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
 use http::header;
 use serde_json::Value;
-use tokio::sync::watch;
 use tokio::time::Instant;
 use url::Url;
 
 use super::error::VerifyError;
 use super::keys::{VerifyingKey, ingest};
 use crate::error::Error;
+use crate::flight::{Backoff, Cell, Jitter, Landing, State, Waited, Waiter};
 use crate::http::HttpClient;
 use crate::metadata::AuthorizationServerMetadata;
 use crate::token::SigningAlgorithm;
@@ -107,12 +106,11 @@ pub(crate) enum Source {
     Static,
 }
 
-type Flight = watch::Receiver<Option<bool>>;
+/// A fetch's outcome, as its waiters see it.
+type Fetched = Result<(), Error>;
 
-struct Control {
-    flight: Option<Flight>,
-    failures: u32,
-    next_attempt: Option<Instant>,
+/// What the JWKS cache keeps next to the cell's flight and backoff, under the same lock.
+struct KidMemory {
     last_miss_fetch: Option<Instant>,
     negative: HashSet<String>,
     /// Skipped keys already logged, so a key that stays unusable is reported once, not every fetch.
@@ -126,10 +124,12 @@ pub(crate) struct JwksCache {
     http: HttpClient,
     allowed: Vec<SigningAlgorithm>,
     policy: JwksPolicy,
-    current: ArcSwapOption<KeySet>,
-    control: Mutex<Control>,
+    cell: Cell<KeySet, Fetched, KidMemory>,
+    jitter: Jitter,
     pub(crate) fetches: std::sync::atomic::AtomicU64,
 }
+
+type Locked<'a> = std::sync::MutexGuard<'a, State<Fetched, KidMemory>>;
 
 impl JwksCache {
     pub(crate) fn new(
@@ -137,6 +137,7 @@ impl JwksCache {
         http: &HttpClient,
         allowed: Vec<SigningAlgorithm>,
         policy: JwksPolicy,
+        jitter: Jitter,
     ) -> Self {
         let http = http
             .clone()
@@ -148,15 +149,15 @@ impl JwksCache {
             http,
             allowed,
             policy,
-            current: ArcSwapOption::empty(),
-            control: Mutex::new(Control {
-                flight: None,
-                failures: 0,
-                next_attempt: None,
-                last_miss_fetch: None,
-                negative: HashSet::new(),
-                logged_skips: HashSet::new(),
-            }),
+            cell: Cell::new(
+                None,
+                KidMemory {
+                    last_miss_fetch: None,
+                    negative: HashSet::new(),
+                    logged_skips: HashSet::new(),
+                },
+            ),
+            jitter,
             fetches: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -173,9 +174,10 @@ impl JwksCache {
             &HttpClient::from_reqwest(reqwest::Client::new()),
             allowed,
             JwksPolicy::default(),
+            crate::flight::system_jitter(),
         );
         let now = Instant::now();
-        cache.current.store(Some(Arc::new(KeySet::new(
+        cache.cell.store(Some(Arc::new(KeySet::new(
             keys,
             now,
             Duration::from_secs(100 * 365 * 24 * 3600),
@@ -183,13 +185,18 @@ impl JwksCache {
         Ok(cache)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Control> {
-        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> Locked<'_> {
+        self.cell.lock()
+    }
+
+    /// How long a caller waits for a fetch: discovery and the fetch, each bounded by the HTTP timeout.
+    fn wait_bound(&self) -> Instant {
+        Instant::now() + self.http.timeout() * 2
     }
 
     pub(crate) fn health(&self) -> KeysHealth {
         let now = Instant::now();
-        match self.current.load().as_ref() {
+        match self.cell.load().as_ref() {
             None => KeysHealth::Unavailable,
             Some(set) => {
                 let age = now.saturating_duration_since(set.fetched_at);
@@ -206,7 +213,7 @@ impl JwksCache {
 
     /// Whether the current key set still holds the key a token was verified with (no fetch).
     pub(crate) fn has_key(&self, kid: Option<&str>, alg: SigningAlgorithm) -> bool {
-        self.current
+        self.cell
             .load()
             .as_ref()
             .is_some_and(|set| matches!(select(set, kid, alg), Selection::Found(_)))
@@ -227,26 +234,27 @@ impl JwksCache {
                 let Some(kid) = kid else {
                     return Err(VerifyError::UnknownKey);
                 };
-                let rx = {
+                let waiter = {
                     let mut ctl = self.lock();
-                    if ctl.negative.contains(kid) || matches!(self.source, Source::Static) {
+                    if ctl.ext.negative.contains(kid) || matches!(self.source, Source::Static) {
                         return Err(VerifyError::UnknownKey);
                     }
                     let now = Instant::now();
                     let cooled = ctl
+                        .ext
                         .last_miss_fetch
                         .is_none_or(|t| now.duration_since(t) >= self.policy.miss_cooldown);
-                    match (&ctl.flight, cooled) {
-                        (Some(rx), _) => Some(rx.clone()),
-                        (None, true) => {
-                            ctl.last_miss_fetch = Some(now);
-                            Some(self.start_fetch(&mut ctl))
+                    match ctl.flight() {
+                        Some(w) => Some(w),
+                        None if cooled => {
+                            ctl.ext.last_miss_fetch = Some(now);
+                            self.start_fetch(&mut ctl)
                         }
-                        (None, false) => None,
+                        None => None,
                     }
                 };
-                if let Some(rx) = rx {
-                    wait(rx).await;
+                if let Some(w) = waiter {
+                    w.wait(Some(self.wait_bound())).await;
                 }
                 let set = self.usable_set_now()?;
                 match select(&set, Some(kid), alg) {
@@ -254,8 +262,8 @@ impl JwksCache {
                     Selection::Mismatch => Err(VerifyError::AlgKeyMismatch),
                     _ => {
                         let mut ctl = self.lock();
-                        if ctl.negative.len() < MAX_NEGATIVE_KIDS {
-                            ctl.negative.insert(kid.to_owned());
+                        if ctl.ext.negative.len() < MAX_NEGATIVE_KIDS {
+                            ctl.ext.negative.insert(kid.to_owned());
                         }
                         Err(VerifyError::UnknownKey)
                     }
@@ -267,13 +275,13 @@ impl JwksCache {
     /// The current set if it may be used; starts a background refresh when one is due.
     fn usable_set_now(self: &Arc<Self>) -> Result<Arc<KeySet>, VerifyError> {
         let now = Instant::now();
-        let current = self.current.load_full();
+        let current = self.cell.load_full();
         if let Some(set) = &current
             && now >= set.refresh_at
             && !matches!(self.source, Source::Static)
         {
             let mut ctl = self.lock();
-            if ctl.flight.is_none() && ctl.next_attempt.is_none_or(|t| now >= t) {
+            if !ctl.flying() && ctl.may_start(now) {
                 self.start_fetch(&mut ctl);
             }
         }
@@ -296,20 +304,10 @@ impl JwksCache {
         match self.usable_set_now() {
             Ok(set) => Ok(set),
             Err(e) => {
-                let rx = {
-                    let mut ctl = self.lock();
-                    let now = Instant::now();
-                    match &ctl.flight {
-                        Some(rx) => Some(rx.clone()),
-                        None if ctl.next_attempt.is_none_or(|t| now >= t) => {
-                            Some(self.start_fetch(&mut ctl))
-                        }
-                        None => None,
-                    }
-                };
-                match rx {
-                    Some(rx) => {
-                        wait(rx).await;
+                let waiter = self.join_or_start(false);
+                match waiter {
+                    Some(w) => {
+                        w.wait(Some(self.wait_bound())).await;
                         self.usable_set_now()
                     }
                     None => Err(e),
@@ -320,82 +318,79 @@ impl JwksCache {
 
     fn retry_after(&self, now: Instant) -> Duration {
         let ctl = self.lock();
-        ctl.next_attempt
+        ctl.retry_at
             .map(|t| t.saturating_duration_since(now))
             .unwrap_or(Duration::ZERO)
             .max(Duration::from_secs(1))
     }
 
-    fn start_fetch(self: &Arc<Self>, ctl: &mut Control) -> Flight {
-        let (tx, rx) = watch::channel(None);
-        ctl.flight = Some(rx.clone());
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(self.clone().fly(tx));
-            }
-            Err(_) => {
-                ctl.flight = None;
-                let _ = tx.send(Some(false));
-            }
-        }
-        rx
+    /// Starts a fetch as the cell's flight (`None` outside a Tokio runtime: nothing to wait for).
+    fn start_fetch(self: &Arc<Self>, ctl: &mut Locked<'_>) -> Option<Waiter<Fetched>> {
+        let this = self.clone();
+        ctl.start(move |landing| this.fly(landing))
     }
 
-    /// One fetch, as its own task so that a caller giving up does not cancel it.
-    async fn fly(self: Arc<Self>, tx: watch::Sender<Option<bool>>) {
+    /// The fetch in flight, or a new one if the backoff allows it (`forced` ignores the backoff).
+    fn join_or_start(self: &Arc<Self>, forced: bool) -> Option<Waiter<Fetched>> {
+        let this = self.clone();
+        self.lock()
+            .join_or_start(Instant::now(), forced, move |landing| this.fly(landing))
+    }
+
+    /// The backoff while fetches fail: 1 s doubling, at most the cooldown, keeping at least half.
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            base: Duration::from_secs(1),
+            cap: self.policy.miss_cooldown.max(Duration::from_secs(1)),
+            floor: 0.5,
+        }
+    }
+
+    /// One fetch, as the cell's flight: a caller giving up does not cancel it.
+    async fn fly(self: Arc<Self>, landing: Landing<Fetched>) {
         let started = Instant::now();
         let result = self.fetch_once().await;
         let now = Instant::now();
         crate::observe::jwks_fetch(result.is_ok(), now.duration_since(started));
         let mut ctl = self.lock();
-        let ok = match result {
+        let outcome = match result {
             Ok((keys, fresh)) => {
-                self.current
+                self.cell
                     .store(Some(Arc::new(KeySet::new(keys, now, fresh))));
-                ctl.failures = 0;
-                ctl.next_attempt = None;
-                ctl.negative.clear();
+                ctl.succeeded();
+                ctl.ext.negative.clear();
                 tracing::debug!(
                     elapsed_ms = now.duration_since(started).as_millis() as u64,
                     "JWKS fetched"
                 );
-                true
+                Ok(())
             }
             Err(err) => {
-                ctl.failures = ctl.failures.saturating_add(1);
-                // Backoff while failing: 1 s doubling, at most the cooldown, with jitter in [½, 1].
-                let ceiling = Duration::from_secs(1u64 << ctl.failures.min(10).saturating_sub(1))
-                    .min(self.policy.miss_cooldown.max(Duration::from_secs(1)));
-                let jitter = 0.5 + crate::random::unit() / 2.0;
-                ctl.next_attempt = Some(now + ceiling.mul_f64(jitter));
+                let u = (self.jitter)();
+                let backoff = self.backoff();
+                ctl.failed(now, |failures| backoff.delay(failures, u), None);
                 tracing::warn!(error = %err, failures = ctl.failures, "JWKS fetch failed; keeping the last good keys");
-                false
+                Err(err)
             }
         };
-        ctl.flight = None;
-        let _ = tx.send(Some(ok));
+        landing.land(&mut ctl, outcome);
     }
 
-    /// The eager first fetch at build time; reports its error so the caller can fail fast.
+    /// The eager first fetch at build time, as a flight like any other; reports its error so the
+    /// caller can fail fast.
     pub(crate) async fn prime(self: &Arc<Self>) -> Result<(), Error> {
         if matches!(self.source, Source::Static) {
             return Ok(());
         }
-        let started = Instant::now();
-        let result = self.fetch_once().await;
-        crate::observe::jwks_fetch(result.is_ok(), started.elapsed());
-        match result {
-            Ok((keys, fresh)) => {
-                let now = Instant::now();
-                self.current
-                    .store(Some(Arc::new(KeySet::new(keys, now, fresh))));
-                Ok(())
-            }
-            Err(e) => {
-                let mut ctl = self.lock();
-                ctl.failures = 1;
-                ctl.next_attempt = Some(Instant::now() + Duration::from_secs(1));
-                Err(e)
+        let Some(waiter) = self.join_or_start(true) else {
+            return Err(Error::config(
+                "the JWKS cache needs to run inside a Tokio runtime",
+            ));
+        };
+        match waiter.wait(Some(self.wait_bound())).await {
+            Waited::Landed(result) => result,
+            Waited::Abandoned | Waited::TimedOut => {
+                Err(Error::config("the JWKS fetch was abandoned"))
             }
         }
     }
@@ -434,7 +429,7 @@ impl JwksCache {
             let mut ctl = self.lock();
             let fresh_skips: Vec<_> = skipped
                 .into_iter()
-                .filter(|s| ctl.logged_skips.insert((s.kid.clone(), s.reason)))
+                .filter(|s| ctl.ext.logged_skips.insert((s.kid.clone(), s.reason)))
                 .collect();
             log_skipped(&fresh_skips);
         }
@@ -495,10 +490,6 @@ fn select(set: &KeySet, kid: Option<&str>, alg: SigningAlgorithm) -> Selection {
             }
         }
     }
-}
-
-async fn wait(mut rx: Flight) {
-    let _ = rx.wait_for(Option::is_some).await;
 }
 
 #[cfg(test)]

@@ -275,6 +275,7 @@ pub struct VerifierBuilder {
     policy: JwksPolicy,
     fail_fast: bool,
     clock: Option<Clock>,
+    jitter: Option<crate::flight::Jitter>,
     cache_capacity: Option<usize>,
 }
 
@@ -312,6 +313,7 @@ impl Verifier {
             policy: JwksPolicy::default(),
             fail_fast: true,
             clock: None,
+            jitter: None,
             cache_capacity: None,
         }
     }
@@ -590,9 +592,17 @@ impl VerifierBuilder {
         self
     }
 
-    /// Replaces the wall clock (seconds since the epoch), for tests.
+    /// Replaces the wall clock (seconds since the epoch) that `exp`, `nbf` and `iat` are checked
+    /// against, for tests. The key cache's timing runs on tokio's clock, which tests pause.
     pub fn clock(mut self, clock: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Replaces the jitter source of the key cache's retry backoff (a function returning a uniform
+    /// draw from [0, 1)). Tests use a constant to make every retry instant exact.
+    pub fn jitter(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        self.jitter = Some(Arc::new(jitter));
         self
     }
 
@@ -608,6 +618,7 @@ impl VerifierBuilder {
             Some(h) => h,
             None => HttpClient::with_connect_timeout(JWKS_CONNECT_TIMEOUT)?,
         };
+        let jitter = self.jitter.unwrap_or_else(crate::flight::system_jitter);
         let mut issuers = Vec::new();
         for (issuer, spec) in self.issuers {
             let keys = match spec {
@@ -635,6 +646,7 @@ impl VerifierBuilder {
                         &http,
                         self.allowed.clone(),
                         self.policy.clone(),
+                        jitter.clone(),
                     )))
                 }
                 KeySpec::Discover => {
@@ -644,6 +656,7 @@ impl VerifierBuilder {
                         &http,
                         self.allowed.clone(),
                         self.policy.clone(),
+                        jitter.clone(),
                     )))
                 }
             };

@@ -1,19 +1,19 @@
-//! The provider's shared state: the lock-free current token, the single flight, and the timer task.
+//! The provider's refresher: the token [`Cell`](crate::flight::Cell), what a fetch does, and the
+//! timer task.
 //!
-//! Concurrency in one paragraph: readers load `current` from an `ArcSwapOption` and take it when its
+//! Concurrency in one paragraph: readers load the current token from the cell and take it when its
 //! `stale` flag is clear — no lock, no clock. Everything else (deciding to fetch, backoff, negative
-//! caching, parking) happens under `control`, a plain mutex that is never held across an `.await`.
-//! A fetch runs as its own task (a "flight"), so a caller that gives up waiting does not cancel it;
-//! waiters subscribe to the flight's `watch` channel. The timer task holds only a `Weak`, so dropping
-//! the last handle ends it; it marks tokens stale when their mandatory window opens, starts the
-//! background refresh, and parks after a full token lifetime without callers.
+//! caching, parking) happens under the cell's lock, which is never held across an `.await`. A fetch
+//! is the cell's flight, a task of its own, so a caller that gives up waiting does not cancel it. The
+//! timer task holds only a `Weak`, so dropping the last handle ends it; it marks tokens stale when
+//! their mandatory window opens, starts the background refresh, and parks after a full token
+//! lifetime without callers.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -22,6 +22,7 @@ use super::cached::CachedToken;
 use super::policy::RefreshPolicy;
 use super::source::{BoxFuture, TokenSource};
 use crate::error::{Error, TransportError, UnexpectedReason};
+use crate::flight::{Cell, Jitter, Landing, State, Waited, Waiter};
 use crate::token::Token;
 
 /// A persistence hook: receives every new token set before it is published.
@@ -32,9 +33,10 @@ pub type PersistHook = Arc<
 >;
 
 /// Draws a number uniformly from [0, 1): the jitter source, injectable for exact tests.
-pub type JitterFn = Arc<dyn Fn() -> f64 + Send + Sync>;
+pub type JitterFn = Jitter;
 
-type FlightResult = Option<Result<Arc<CachedToken>, Error>>;
+/// A fetch's outcome, as its waiters see it.
+type Fetched = Result<Arc<CachedToken>, Error>;
 
 #[derive(Default)]
 pub(crate) struct Counters {
@@ -50,13 +52,11 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-pub(crate) struct Control {
-    flight: Option<watch::Receiver<FlightResult>>,
+/// What the provider keeps next to the cell's flight and backoff, under the same lock.
+pub(crate) struct Bookkeeping {
     generation: u64,
     /// When the latest fetch started (or is reserved to start): the floor between fetches counts from it.
     last_fetch_at: Option<Instant>,
-    failures: u32,
-    retry_at: Option<Instant>,
     negative_until: Option<Instant>,
     last_error: Option<Error>,
     last_forced: Option<Instant>,
@@ -65,13 +65,15 @@ pub(crate) struct Control {
     last_seen_used: Instant,
 }
 
-pub(crate) struct Shared {
-    pub(crate) current: ArcSwapOption<CachedToken>,
-    /// The generation of `current`, stored after it: a caller that kept the token it used last can
-    /// check that it is still current with one load, without the `arc-swap` read.
+type TokenCell = Cell<CachedToken, Fetched, Bookkeeping>;
+type Locked<'a> = std::sync::MutexGuard<'a, State<Fetched, Bookkeeping>>;
+
+pub(crate) struct Refresher {
+    pub(crate) cell: TokenCell,
+    /// The generation of the current token, stored after it: a caller that kept the token it used
+    /// last can check that it is still current with one load, without the `arc-swap` read.
     pub(crate) current_generation: AtomicU64,
     used: AtomicBool,
-    control: Mutex<Control>,
     wake: Arc<Notify>,
     source: Box<dyn TokenSource>,
     pub(crate) policy: RefreshPolicy,
@@ -80,10 +82,9 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
 }
 
-impl Drop for Shared {
+impl Drop for Refresher {
     fn drop(&mut self) {
-        let control = self.control.get_mut().unwrap_or_else(|p| p.into_inner());
-        if let Some(task) = control.task.take() {
+        if let Some(task) = self.cell.state_mut().ext.task.take() {
             task.abort();
         }
     }
@@ -93,7 +94,7 @@ fn no_runtime() -> Error {
     Error::config("TokenProvider needs to run inside a Tokio runtime")
 }
 
-impl Shared {
+impl Refresher {
     pub(crate) fn build(
         source: Box<dyn TokenSource>,
         seed: Option<Token>,
@@ -121,21 +122,20 @@ impl Shared {
             });
             Self {
                 current_generation: AtomicU64::new(u64::from(current.is_some())),
-                current: ArcSwapOption::new(current),
                 used: AtomicBool::new(false),
-                control: Mutex::new(Control {
-                    flight: None,
-                    generation: 1,
-                    last_fetch_at: None,
-                    failures: 0,
-                    retry_at: None,
-                    negative_until: None,
-                    last_error: None,
-                    last_forced: None,
-                    task: None,
-                    parked: false,
-                    last_seen_used: now,
-                }),
+                cell: Cell::new(
+                    current,
+                    Bookkeeping {
+                        generation: 1,
+                        last_fetch_at: None,
+                        negative_until: None,
+                        last_error: None,
+                        last_forced: None,
+                        task: None,
+                        parked: false,
+                        last_seen_used: now,
+                    },
+                ),
                 wake: Arc::new(Notify::new()),
                 source,
                 policy,
@@ -146,9 +146,8 @@ impl Shared {
         }))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Control> {
-        // Nothing panics while holding the lock; recover the data if something ever did.
-        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> Locked<'_> {
+        self.cell.lock()
     }
 
     /// The hot path's only write, and only when the flag is not already set (no cache-line ping-pong).
@@ -167,12 +166,12 @@ impl Shared {
     pub(crate) async fn acquire(self: &Arc<Self>) -> Result<Arc<CachedToken>, Error> {
         // Bounded: every round either returns or waits (bounded) for a flight that then completed.
         for _ in 0..4 {
-            let (rx, usable, now) = {
+            let (waiter, usable, now) = {
                 let mut ctl = self.lock();
                 let now = Instant::now();
                 self.ensure_task(&mut ctl)?;
                 self.mark_used();
-                let current = self.current.load_full();
+                let current = self.cell.load_full();
                 if let Some(t) = &current
                     && t.usable_without_wait(now)
                 {
@@ -181,7 +180,7 @@ impl Shared {
                     return Ok(t.clone());
                 }
                 match self.join_or_start(&mut ctl, now, false) {
-                    Some(rx) => (rx, current.filter(|t| t.usable_at(now)), now),
+                    Some(w) => (w, current.filter(|t| t.usable_at(now)), now),
                     None => return self.without_fetch(current, now, &ctl),
                 }
             };
@@ -190,13 +189,13 @@ impl Shared {
                 Some(t) => (now + self.policy.max_wait).min(t.schedule.usable_until),
                 None => now + self.policy.attempt_timeout,
             };
-            match tokio::time::timeout_at(deadline, wait(rx)).await {
-                Ok(Some(Ok(t))) if t.usable_at(Instant::now()) => return Ok(t),
-                Ok(Some(Ok(_)) | None) => continue,
-                Ok(Some(Err(e))) => return self.serve_usable_or(e),
+            match waiter.wait(Some(deadline)).await {
+                Waited::Landed(Ok(t)) if t.usable_at(Instant::now()) => return Ok(t),
+                Waited::Landed(Ok(_)) | Waited::Abandoned => continue,
+                Waited::Landed(Err(e)) => return self.serve_usable_or(e),
                 // The flight goes on in the background; this caller has waited long enough. The
                 // token it saw usable is still valid here (the deadline is at most `usable_until`).
-                Err(_) => {
+                Waited::TimedOut => {
                     return match usable.filter(|t| t.valid_at(Instant::now())) {
                         Some(t) => {
                             bump(&self.counters.stale_served);
@@ -218,15 +217,17 @@ impl Shared {
     /// A fetch now, ignoring the refresh schedule and backoff (but not the floor between fetches).
     /// Waits for that fetch (it is bounded by the floor, one attempt timeout and the hook timeout).
     pub(crate) async fn refresh_now(self: &Arc<Self>) -> Result<Arc<CachedToken>, Error> {
-        let rx = {
+        let waiter = {
             let mut ctl = self.lock();
             self.ensure_task(&mut ctl)?;
             self.join_or_start(&mut ctl, Instant::now(), true)
         };
-        match rx {
-            Some(rx) => match wait(rx).await {
-                Some(result) => result,
-                None => Err(Error::config("the token fetch was abandoned")),
+        match waiter {
+            Some(w) => match w.wait(None).await {
+                Waited::Landed(result) => result,
+                Waited::Abandoned | Waited::TimedOut => {
+                    Err(Error::config("the token fetch was abandoned"))
+                }
             },
             None => Err(no_runtime()),
         }
@@ -237,13 +238,14 @@ impl Shared {
         &self,
         current: Option<Arc<CachedToken>>,
         now: Instant,
-        ctl: &Control,
+        ctl: &Locked<'_>,
     ) -> Result<Arc<CachedToken>, Error> {
         if let Some(t) = current.filter(|t| t.usable_at(now)) {
             bump(&self.counters.stale_served);
             return Ok(t);
         }
         Err(ctl
+            .ext
             .last_error
             .clone()
             .unwrap_or_else(|| Error::config("no token is available yet")))
@@ -253,7 +255,7 @@ impl Shared {
     /// the error.
     fn serve_usable_or(&self, err: Error) -> Result<Arc<CachedToken>, Error> {
         let now = Instant::now();
-        match self.current.load_full().filter(|t| t.usable_at(now)) {
+        match self.cell.load_full().filter(|t| t.usable_at(now)) {
             Some(t) => {
                 bump(&self.counters.stale_served);
                 Ok(t)
@@ -264,7 +266,7 @@ impl Shared {
 
     /// Marks `token` rejected if it is still the current one; rate limited unless it has expired.
     pub(crate) fn invalidate(&self, token: &CachedToken) -> bool {
-        let current = self.current.load();
+        let current = self.cell.load();
         let Some(cur) = current.as_ref() else {
             return false;
         };
@@ -276,12 +278,13 @@ impl Shared {
         let expired = now >= cur.schedule.expires_at;
         if !expired
             && ctl
+                .ext
                 .last_forced
                 .is_some_and(|t| now.duration_since(t) < self.policy.min_invalidate_interval)
         {
             return false;
         }
-        ctl.last_forced = Some(now);
+        ctl.ext.last_forced = Some(now);
         cur.invalidated.store(true, Ordering::Release);
         cur.mark_stale();
         bump(&self.counters.invalidations);
@@ -289,61 +292,65 @@ impl Shared {
         true
     }
 
-    fn ensure_task(self: &Arc<Self>, ctl: &mut Control) -> Result<(), Error> {
-        if ctl.task.is_none() {
+    fn ensure_task(self: &Arc<Self>, ctl: &mut Locked<'_>) -> Result<(), Error> {
+        if ctl.ext.task.is_none() {
             let handle = tokio::runtime::Handle::try_current().map_err(|_| no_runtime())?;
             let task = handle.spawn(run_timer(Arc::downgrade(self), self.wake.clone()));
-            ctl.task = Some(task.abort_handle());
+            ctl.ext.task = Some(task.abort_handle());
         }
-        if ctl.parked {
-            ctl.parked = false;
-            ctl.last_seen_used = Instant::now();
+        if ctl.ext.parked {
+            ctl.ext.parked = false;
+            ctl.ext.last_seen_used = Instant::now();
             self.wake.notify_one();
         }
         Ok(())
     }
 
+    /// The fetch in flight, or a new one unless backoff or the negative cache forbid it (`forced`
+    /// ignores both, but not the floor between fetches).
     fn join_or_start(
         self: &Arc<Self>,
-        ctl: &mut Control,
+        ctl: &mut Locked<'_>,
         now: Instant,
         forced: bool,
-    ) -> Option<watch::Receiver<FlightResult>> {
-        if let Some(rx) = &ctl.flight {
-            return Some(rx.clone());
+    ) -> Option<Waiter<Fetched>> {
+        if let Some(w) = ctl.flight() {
+            return Some(w);
         }
-        if !forced {
-            let blocked = |t: Option<Instant>| t.is_some_and(|t| now < t);
-            if blocked(ctl.negative_until) || blocked(ctl.retry_at) {
-                return None;
-            }
+        let negative = ctl.ext.negative_until.is_some_and(|t| now < t);
+        if !forced && (negative || !ctl.may_start(now)) {
+            return None;
         }
         self.start_flight(ctl, now)
     }
 
+    /// Starts a fetch (no flight is in progress), after the floor between fetches.
     fn start_flight(
         self: &Arc<Self>,
-        ctl: &mut Control,
+        ctl: &mut Locked<'_>,
         now: Instant,
-    ) -> Option<watch::Receiver<FlightResult>> {
-        let handle = tokio::runtime::Handle::try_current().ok()?;
-        let start_at = ctl
+    ) -> Option<Waiter<Fetched>> {
+        let start_at = self.next_start(ctl, now);
+        let this = self.clone();
+        let waiter = ctl.start(move |landing| this.fly(landing, start_at))?;
+        ctl.ext.last_fetch_at = Some(start_at.unwrap_or(now));
+        Some(waiter)
+    }
+
+    /// When a fetch starting now may go out: after the floor between fetches.
+    fn next_start(&self, ctl: &Locked<'_>, now: Instant) -> Option<Instant> {
+        ctl.ext
             .last_fetch_at
             .map(|t| t + self.policy.min_fetch_interval)
-            .filter(|t| *t > now);
-        ctl.last_fetch_at = Some(start_at.unwrap_or(now));
-        let (tx, rx) = watch::channel(None);
-        ctl.flight = Some(rx.clone());
-        handle.spawn(self.clone().fly(tx, start_at));
-        Some(rx)
+            .filter(|t| *t > now)
     }
 
     /// One fetch, from start to publish. Runs as its own task.
-    async fn fly(self: Arc<Self>, tx: watch::Sender<FlightResult>, start_at: Option<Instant>) {
+    async fn fly(self: Arc<Self>, landing: Landing<Fetched>, start_at: Option<Instant>) {
         if let Some(at) = start_at {
             tokio::time::sleep_until(at).await;
         }
-        let previous = self.current.load_full();
+        let previous = self.cell.load_full();
         let span = tracing::debug_span!(
             "oauth.token_provider.fetch",
             generation = previous.as_ref().map(|t| t.generation)
@@ -393,7 +400,7 @@ impl Shared {
         );
         let outcome = match result {
             Ok((token, header)) => {
-                ctl.generation += 1;
+                ctl.ext.generation += 1;
                 let schedule = self.policy.schedule(
                     token.obtained_at(),
                     token.expires_in(),
@@ -403,18 +410,17 @@ impl Shared {
                 let cached = Arc::new(CachedToken::new(
                     token,
                     header,
-                    ctl.generation,
+                    ctl.ext.generation,
                     schedule,
                     now,
                     Arc::downgrade(&self),
                 ));
-                self.current.store(Some(cached.clone()));
+                self.cell.store(Some(cached.clone()));
                 self.current_generation
                     .store(cached.generation, Ordering::Release);
-                ctl.failures = 0;
-                ctl.retry_at = None;
-                ctl.negative_until = None;
-                ctl.last_error = None;
+                ctl.succeeded();
+                ctl.ext.negative_until = None;
+                ctl.ext.last_error = None;
                 bump(&self.counters.fetches_ok);
                 span.in_scope(|| {
                     tracing::debug!(
@@ -429,26 +435,31 @@ impl Shared {
             Err(err) => {
                 bump(&self.counters.fetches_failed);
                 if err.is_permanent() {
-                    ctl.negative_until = Some(now + self.policy.negative_cache);
+                    ctl.ext.negative_until = Some(now + self.policy.negative_cache);
                     ctl.retry_at = None;
                 } else {
-                    ctl.failures = ctl.failures.saturating_add(1);
-                    let delay =
-                        self.policy
-                            .backoff(ctl.failures, err.retry_after(), (self.jitter)());
-                    let mut at = now + delay;
                     // Never let a retry wait past the point where a token we still hold is needed:
                     // the mandatory window, or (once inside it) half the usable life left, so that
                     // the next attempts still happen while the token can be handed out.
-                    if let Some(cur) = self.current.load_full().filter(|t| t.usable_at(now)) {
-                        let s = cur.schedule;
-                        at = at.min(if now < s.mandatory_at {
-                            s.mandatory_at
-                        } else {
-                            now + (s.usable_until - now) / 2
+                    let not_after = self
+                        .cell
+                        .load_full()
+                        .filter(|t| t.usable_at(now))
+                        .map(|cur| {
+                            let s = cur.schedule;
+                            if now < s.mandatory_at {
+                                s.mandatory_at
+                            } else {
+                                now + (s.usable_until - now) / 2
+                            }
                         });
-                    }
-                    ctl.retry_at = Some(at);
+                    let u = (self.jitter)();
+                    let retry_after = err.retry_after();
+                    ctl.failed(
+                        now,
+                        |failures| self.policy.backoff(failures, retry_after, u),
+                        not_after,
+                    );
                 }
                 span.in_scope(|| {
                     tracing::warn!(
@@ -459,13 +470,11 @@ impl Shared {
                         "token fetch failed"
                     )
                 });
-                ctl.last_error = Some(err.clone());
+                ctl.ext.last_error = Some(err.clone());
                 Err(err)
             }
         };
-        ctl.flight = None;
-        // Sent under the lock: no caller can see "no flight" before the outcome is published.
-        let _ = tx.send(Some(outcome));
+        landing.land(&mut ctl, outcome);
         drop(ctl);
         self.wake.notify_one();
     }
@@ -493,9 +502,9 @@ impl Shared {
         let mut ctl = self.lock();
         let now = Instant::now();
         if self.used.swap(false, Ordering::Relaxed) {
-            ctl.last_seen_used = now;
+            ctl.ext.last_seen_used = now;
         }
-        let current = self.current.load_full()?;
+        let current = self.cell.load_full()?;
         let s = current.schedule;
         if now >= s.mandatory_at || current.is_invalidated() {
             current.mark_stale();
@@ -505,26 +514,26 @@ impl Shared {
             .token
             .expires_in()
             .max(self.policy.min_fetch_interval);
-        if now >= ctl.last_seen_used + idle_limit {
-            if !ctl.parked {
+        if now >= ctl.ext.last_seen_used + idle_limit {
+            if !ctl.ext.parked {
                 tracing::debug!("token provider idle for a token lifetime; parking");
             }
-            ctl.parked = true;
+            ctl.ext.parked = true;
             current.mark_stale();
             return None;
         }
-        let due = [Some(s.refresh_at), ctl.retry_at, ctl.negative_until]
+        let due = [Some(s.refresh_at), ctl.retry_at, ctl.ext.negative_until]
             .into_iter()
             .flatten()
             .max()
             .unwrap_or(s.refresh_at);
-        if now >= due && ctl.flight.is_none() && s.usable_at(now) {
+        if now >= due && !ctl.flying() && s.usable_at(now) {
             self.start_flight(&mut ctl, now);
         }
         [
             Some(due),
             Some(s.mandatory_at),
-            Some(ctl.last_seen_used + idle_limit),
+            Some(ctl.ext.last_seen_used + idle_limit),
         ]
         .into_iter()
         .flatten()
@@ -534,23 +543,16 @@ impl Shared {
 
     pub(crate) fn on_timer_gone(&self) {
         let mut ctl = self.lock();
-        ctl.task = None;
-        if let Some(t) = self.current.load_full() {
+        ctl.ext.task = None;
+        if let Some(t) = self.cell.load_full() {
             t.mark_stale();
         }
     }
 }
 
-async fn wait(mut rx: watch::Receiver<FlightResult>) -> FlightResult {
-    match rx.wait_for(Option::is_some).await {
-        Ok(v) => v.clone(),
-        Err(_) => None,
-    }
-}
-
 /// Marks the token stale when the timer stops for any reason (its runtime shut down, say), so that
 /// the next caller's slow path notices and starts a new timer instead of trusting a stale flag.
-struct TimerGuard(Weak<Shared>);
+struct TimerGuard(Weak<Refresher>);
 
 impl Drop for TimerGuard {
     fn drop(&mut self) {
@@ -560,7 +562,7 @@ impl Drop for TimerGuard {
     }
 }
 
-async fn run_timer(weak: Weak<Shared>, wake: Arc<Notify>) {
+async fn run_timer(weak: Weak<Refresher>, wake: Arc<Notify>) {
     let _guard = TimerGuard(weak.clone());
     loop {
         let next = match weak.upgrade() {
