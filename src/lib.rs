@@ -94,6 +94,46 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// Chainable `with_<field>` setters for the public fields of a `#[non_exhaustive]` policy struct,
+/// so that users change what they need without a struct literal: `Policy::default().with_x(…)`.
+macro_rules! policy_setters {
+    ($ty:ty { $($setter:ident => $field:ident : $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                #[must_use]
+                pub fn $setter(mut self, value: $t) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+/// `get_ref`, `get_mut` and `into_inner` on a Tower service wrapper whose wrapped service is `inner: S`,
+/// as tower-http's middleware have them.
+macro_rules! inner_service_accessors {
+    ($name:ident<S $(, $g:ident)*>) => {
+        impl<S $(, $g)*> $name<S $(, $g)*> {
+            /// The wrapped service.
+            pub fn get_ref(&self) -> &S {
+                &self.inner
+            }
+
+            /// The wrapped service, mutably.
+            pub fn get_mut(&mut self) -> &mut S {
+                &mut self.inner
+            }
+
+            /// Consumes the wrapper, returning the wrapped service.
+            pub fn into_inner(self) -> S {
+                self.inner
+            }
+        }
+    };
+}
+
 pub mod api;
 pub mod bearer;
 mod der;
@@ -103,6 +143,7 @@ pub mod dev_server;
 pub mod error;
 mod flight;
 pub mod http;
+mod jose;
 pub mod metadata;
 pub mod observe;
 pub mod provider;

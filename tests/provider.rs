@@ -115,10 +115,7 @@ async fn forced_refreshes_are_rate_limited_unless_the_token_expired() {
     let script = Arc::new(Scripted::new([], Step::ok(60)));
     let p = TokenProvider::from_source(Shared(script.clone()), None)
         .jitter(|| 0.0)
-        .policy(RefreshPolicy {
-            mandatory_margin: S(10),
-            ..RefreshPolicy::default()
-        })
+        .policy(RefreshPolicy::default().with_mandatory_margin(S(10)))
         .build()
         .unwrap();
     let t1 = p.token().await.unwrap();
@@ -194,11 +191,11 @@ async fn callers_wait_for_the_shared_refresh_only_in_the_mandatory_window_and_on
     let script = Arc::new(Scripted::new(steps, Step::ok(600)));
     let p = TokenProvider::from_source(Shared(script.clone()), None)
         .jitter(|| 1.0)
-        .policy(RefreshPolicy {
-            backoff_base: S(40),
-            backoff_cap: S(40),
-            ..RefreshPolicy::default()
-        })
+        .policy(
+            RefreshPolicy::default()
+                .with_backoff_base(S(40))
+                .with_backoff_cap(S(40)),
+        )
         .build()
         .unwrap();
     p.token().await.unwrap();
@@ -282,10 +279,7 @@ async fn retry_after_is_honoured_but_never_past_the_mandatory_window_nor_the_bac
     ));
     let p = TokenProvider::from_source(Shared(script.clone()), None)
         .jitter(|| 0.0)
-        .policy(RefreshPolicy {
-            backoff_cap: S(600),
-            ..RefreshPolicy::default()
-        })
+        .policy(RefreshPolicy::default().with_backoff_cap(S(600)))
         .build()
         .unwrap();
     p.token().await.unwrap();

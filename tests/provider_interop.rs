@@ -115,10 +115,7 @@ async fn rotating_refresh_tokens_survive_a_hundred_cycles_and_bursts() {
         .exchange_code(&code, REDIRECT_URI, None)
         .await
         .unwrap();
-    let policy = RefreshPolicy {
-        min_fetch_interval: Duration::ZERO,
-        ..RefreshPolicy::default()
-    };
+    let policy = RefreshPolicy::default().with_min_fetch_interval(Duration::ZERO);
     let provider = TokenProvider::refresh_token(endpoint, seed)
         .unwrap()
         .policy(policy)
@@ -171,13 +168,11 @@ async fn an_outage_while_the_token_is_valid_fails_no_caller_and_recovers_on_the_
         ClientAuth::basic("c", ClientSecret::new("s")),
     )
     .unwrap();
-    let policy = RefreshPolicy {
-        backoff_base: Duration::from_millis(100),
-        backoff_cap: Duration::from_millis(400),
-        attempt_timeout: Duration::from_millis(500),
-        min_fetch_interval: Duration::from_millis(50),
-        ..RefreshPolicy::default()
-    };
+    let policy = RefreshPolicy::default()
+        .with_backoff_base(Duration::from_millis(100))
+        .with_backoff_cap(Duration::from_millis(400))
+        .with_attempt_timeout(Duration::from_millis(500))
+        .with_min_fetch_interval(Duration::from_millis(50));
     let provider = TokenProvider::client_credentials(endpoint, ClientCredentials::new())
         .policy(policy)
         .jitter(|| 1.0)

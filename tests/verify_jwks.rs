@@ -135,11 +135,9 @@ async fn an_outage_keeps_the_last_good_keys_without_slowing_requests() {
     let server = MockServer::start().await;
     serve_jwks(&server, &fixture("jwks-rotation-a.json")).await;
     // Backoff while failing is capped by the cooldown: 1 s here, so every phase sees an attempt.
-    let policy = JwksPolicy {
-        fresh: Duration::from_millis(100),
-        miss_cooldown: Duration::from_secs(1),
-        ..JwksPolicy::default()
-    };
+    let policy = JwksPolicy::default()
+        .with_fresh(Duration::from_millis(100))
+        .with_miss_cooldown(Duration::from_secs(1));
     let v = builder(&server, policy).build().await.unwrap();
     let token = rotation_token("a");
     let html = ResponseTemplate::new(200).set_body_raw("<html>maintenance</html>", "text/html");
@@ -199,11 +197,9 @@ async fn an_outage_keeps_the_last_good_keys_without_slowing_requests() {
 async fn past_max_stale_verification_fails_closed_then_recovers() {
     let server = MockServer::start().await;
     serve_jwks(&server, &fixture("jwks-rotation-a.json")).await;
-    let policy = JwksPolicy {
-        fresh: Duration::from_millis(100),
-        max_stale: Duration::from_millis(600),
-        ..JwksPolicy::default()
-    };
+    let policy = JwksPolicy::default()
+        .with_fresh(Duration::from_millis(100))
+        .with_max_stale(Duration::from_millis(600));
     let v = builder(&server, policy).build().await.unwrap();
     let token = rotation_token("a");
     v.verify::<Value>(&token).await.unwrap();

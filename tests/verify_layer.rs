@@ -492,8 +492,9 @@ async fn the_real_servers_jwt_and_opaque_tokens() {
             "read ok"
         );
     }
+    let stats = introspector.stats();
     assert_eq!(
-        introspector.stats(),
+        (stats.requests, stats.cache_hits),
         (1, 2),
         "one introspection, two cache hits"
     );
@@ -530,7 +531,7 @@ async fn the_real_servers_jwt_and_opaque_tokens() {
         StatusCode::UNAUTHORIZED,
         "inactive once the cache entry expired"
     );
-    assert_eq!(introspector.stats().0, 2);
+    assert_eq!(introspector.stats().requests, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -567,10 +568,7 @@ async fn a_key_rotation_during_a_steady_request_stream() {
         .issuer_with_jwks_uri("https://issuer.test", format!("{}/jwks", jwks.uri()))
         .audience("https://api.test")
         .http(HttpClient::new().unwrap().allow_http_loopback(true))
-        .jwks_policy(JwksPolicy {
-            fresh: Duration::from_millis(200),
-            ..JwksPolicy::default()
-        })
+        .jwks_policy(JwksPolicy::default().with_fresh(Duration::from_millis(200)))
         .clock(move || now)
         .build()
         .await
@@ -608,4 +606,33 @@ async fn a_key_rotation_during_a_steady_request_stream() {
         call(addr, "/read", &[&format!("Bearer {a}")]).await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn a_claims_extractor_without_a_verify_layer_is_a_server_error_not_a_401() {
+    // A routing mistake: the handler wants Claims, but no VerifyLayer runs in front of it.
+    let (addr, task) = serve(Router::new().route("/me", get(me))).await;
+    let resp = reqwest::Client::new()
+        .get(format!("http://{addr}/me"))
+        .bearer_auth(token("valid RS256"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    assert!(resp.headers().get("www-authenticate").is_none());
+    assert!(resp.text().await.unwrap().contains("VerifyLayer"));
+    task.abort();
+}
+
+#[tokio::test]
+async fn the_services_give_access_to_what_they_wrap() {
+    use tower::Layer;
+    let mut svc = VerifyLayer::new(fixture_verifier().await).layer(41u32);
+    *svc.get_mut() += 1;
+    assert_eq!(*svc.get_ref(), 42);
+    assert_eq!(svc.into_inner(), 42);
+    let mut scoped = RequireScopes::all(["read"]).layer(String::from("inner"));
+    scoped.get_mut().push('!');
+    assert_eq!(scoped.get_ref(), "inner!");
+    assert_eq!(scoped.into_inner(), "inner!");
 }

@@ -132,12 +132,7 @@ impl<S: fmt::Debug, P> fmt::Debug for Bearer<S, P> {
     }
 }
 
-impl<S, P> Bearer<S, P> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-}
+inner_service_accessors!(Bearer<S, P>);
 
 impl<S, P, R> Service<R> for Bearer<S, P>
 where

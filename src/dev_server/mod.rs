@@ -34,7 +34,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::token::SigningAlgorithm;
+use crate::jose::SigningAlgorithm;
 
 pub use state::DevClient;
 use state::State;

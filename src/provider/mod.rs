@@ -58,10 +58,10 @@ use std::time::Duration;
 pub use cached::CachedToken;
 pub use policy::RefreshPolicy;
 pub use refresher::{JitterFn, PersistHook};
-pub use source::{BoxFuture, Grant, TokenSource};
+pub use source::{BoxFuture, TokenSource};
 
 use refresher::Refresher;
-use source::EndpointSource;
+use source::{EndpointSource, Grant};
 
 use crate::error::Error;
 use crate::token::{ClientCredentials, Token, TokenEndpoint};

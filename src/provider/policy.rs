@@ -50,9 +50,21 @@ pub const MARGIN_FRACTION: f64 = 0.05;
 /// minus up to 5 min of jitter (so between 25 and 30 min); callers only wait for a refresh if it is still
 /// not done when 1 min is left (59:00).
 ///
-/// Change what you need and keep the rest: `RefreshPolicy { mandatory_margin: Duration::from_secs(30),
-/// ..RefreshPolicy::default() }`.
+/// Change what you need and keep the rest:
+///
+/// ```
+/// # use std::time::Duration;
+/// # use telnyx_oauth::RefreshPolicy;
+/// let policy = RefreshPolicy::default()
+///     .with_mandatory_margin(Duration::from_secs(30))
+///     .with_max_wait(Duration::from_millis(500));
+/// assert_eq!(policy.max_wait, Duration::from_millis(500));
+/// ```
+///
+/// New fields may be added in a minor release (the struct is `#[non_exhaustive]`), so build it from
+/// [`Default`] and the setters, or assign the public fields of a default value.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RefreshPolicy {
     /// See [`DEFAULT_MANDATORY_MARGIN`].
     pub mandatory_margin: Duration,
@@ -101,6 +113,22 @@ impl Default for RefreshPolicy {
         }
     }
 }
+
+policy_setters!(RefreshPolicy {
+    with_mandatory_margin => mandatory_margin: Duration,
+    with_jitter_fraction => jitter_fraction: f64,
+    with_max_jitter => max_jitter: Duration,
+    with_min_fetch_interval => min_fetch_interval: Duration,
+    with_attempt_timeout => attempt_timeout: Duration,
+    with_backoff_base => backoff_base: Duration,
+    with_backoff_cap => backoff_cap: Duration,
+    with_negative_cache => negative_cache: Duration,
+    with_min_invalidate_interval => min_invalidate_interval: Duration,
+    with_hook_timeout => hook_timeout: Duration,
+    with_expiry_skew => expiry_skew: Duration,
+    with_min_remaining => min_remaining: Duration,
+    with_max_wait => max_wait: Duration,
+});
 
 /// The instants that matter for one token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,17 +12,16 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Fetches a new token set. The provider calls it strictly one call at a time, with the token set it
 /// currently holds (whose refresh token, if any, is the latest one).
 ///
-/// [`TokenEndpoint`] grants implement this through [`Grant`]; implement it yourself for any other
-/// source (token exchange, a sidecar, a test double).
+/// The provider's own constructors run the `client_credentials` and `refresh_token` grants against a
+/// [`TokenEndpoint`]; implement this yourself for any other source (token exchange, a sidecar, a test double).
 pub trait TokenSource: Send + Sync + 'static {
     /// Gets a new token set. `current` is the set now held (possibly expired), or `None` at start.
     fn fetch<'a>(&'a self, current: Option<&'a Token>) -> BoxFuture<'a, Result<Token, Error>>;
 }
 
-/// The grant a provider runs against its token endpoint.
+/// The grant a provider runs against its token endpoint (chosen by the constructor).
 #[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Grant {
+pub(crate) enum Grant {
     /// `client_credentials` with these parameters.
     ClientCredentials(ClientCredentials),
     /// `refresh_token`, using the refresh token of the current token set (seeded at build time);
@@ -33,7 +32,7 @@ pub enum Grant {
     },
 }
 
-/// A [`TokenEndpoint`] plus the [`Grant`] to run against it.
+/// A [`TokenEndpoint`] plus the grant to run against it.
 pub(crate) struct EndpointSource {
     pub(crate) endpoint: TokenEndpoint,
     pub(crate) grant: Grant,

@@ -40,15 +40,38 @@ impl<C> std::ops::Deref for Claims<C> {
     }
 }
 
-/// No verified token in the request: answers 401 with the layer's challenge.
+/// No verified token in the request.
+///
+/// Behind a [`VerifyLayer`](super::VerifyLayer) (an optional one let a request without a token
+/// through) it answers 401 with the layer's challenge. Without any `VerifyLayer` in front of the
+/// handler it answers **500**: that is a bug in the server's routing, not a client that failed to
+/// authenticate (axum answers a missing extension the same way).
 #[derive(Debug, Clone)]
 pub struct ClaimsRejection {
-    config: Arc<ChallengeConfig>,
+    /// The layer's challenge; `None` when no layer ran.
+    config: Option<Arc<ChallengeConfig>>,
+}
+
+impl ClaimsRejection {
+    /// Whether the rejection comes from a missing `VerifyLayer` (a server bug, answered 500).
+    pub fn is_missing_layer(&self) -> bool {
+        self.config.is_none()
+    }
 }
 
 impl IntoResponse for ClaimsRejection {
     fn into_response(self) -> Response {
-        self.config.response(&Rejection::MissingCredentials)
+        match self.config {
+            Some(config) => config.response(&Rejection::MissingCredentials),
+            None => {
+                tracing::error!("a handler extracts Claims but no VerifyLayer runs in front of it");
+                (
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "Missing request extension: the Claims extractor needs a VerifyLayer in front of the handler",
+                )
+                    .into_response()
+            }
+        }
     }
 }
 
@@ -67,8 +90,7 @@ where
                     .extensions
                     .get::<GrantedScopes>()
                     .map(|g| g.challenge.clone())
-                    .or_else(|| parts.extensions.get::<Arc<ChallengeConfig>>().cloned())
-                    .unwrap_or_default(),
+                    .or_else(|| parts.extensions.get::<Arc<ChallengeConfig>>().cloned()),
             }),
         }
     }

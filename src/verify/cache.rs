@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::validation::StandardClaims;
-use crate::token::SigningAlgorithm;
+use crate::jose::SigningAlgorithm;
 
 /// Entries kept when the cache is enabled without a size.
 pub const DEFAULT_VERIFIED_CACHE_CAPACITY: usize = 10_000;

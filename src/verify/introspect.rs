@@ -18,6 +18,16 @@ use crate::http::HttpClient;
 use crate::metadata::AuthorizationServerMetadata;
 use crate::token::ClientAuth;
 
+/// What an [`Introspector`] has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct IntrospectionStats {
+    /// Introspection requests sent to the authorization server.
+    pub requests: u64,
+    /// Answers served from the cache instead.
+    pub cache_hits: u64,
+}
+
 /// An introspection answer is reused for at most this long (and never past the token's `exp`).
 pub const DEFAULT_INTROSPECTION_TTL: Duration = Duration::from_secs(60);
 /// Answers kept in the introspection cache.
@@ -137,11 +147,11 @@ impl Introspector {
     }
 
     /// Introspection requests made so far, and answers served from the cache.
-    pub fn stats(&self) -> (u64, u64) {
-        (
-            self.inner.calls.load(Ordering::Relaxed),
-            self.inner.hits.load(Ordering::Relaxed),
-        )
+    pub fn stats(&self) -> IntrospectionStats {
+        IntrospectionStats {
+            requests: self.inner.calls.load(Ordering::Relaxed),
+            cache_hits: self.inner.hits.load(Ordering::Relaxed),
+        }
     }
 
     /// Asks whether `token` is active; an inactive or unacceptable token is [`VerifyError`]; a failed

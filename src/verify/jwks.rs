@@ -16,8 +16,8 @@ use super::keys::{VerifyingKey, ingest};
 use crate::error::Error;
 use crate::flight::{Backoff, Cell, Jitter, Landing, State, Waited, Waiter};
 use crate::http::HttpClient;
+use crate::jose::SigningAlgorithm;
 use crate::metadata::AuthorizationServerMetadata;
-use crate::token::SigningAlgorithm;
 
 /// A key set is fresh this long unless `Cache-Control: max-age` says otherwise (DESIGN §5).
 pub const DEFAULT_FRESH: Duration = Duration::from_secs(5 * 60);
@@ -38,8 +38,11 @@ pub const JWKS_MAX_BODY: usize = 64 * 1024;
 /// At most this many unknown kids are remembered between successful fetches.
 const MAX_NEGATIVE_KIDS: usize = 10_000;
 
-/// Timing of the JWKS cache. Change what you need: `JwksPolicy { miss_cooldown: …, ..Default::default() }`.
+/// Timing of the JWKS cache. Change what you need and keep the rest:
+/// `JwksPolicy::default().with_miss_cooldown(Duration::from_secs(10))`. New fields may be added in a
+/// minor release (the struct is `#[non_exhaustive]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JwksPolicy {
     /// See [`DEFAULT_FRESH`].
     pub fresh: Duration,
@@ -58,6 +61,12 @@ impl Default for JwksPolicy {
         }
     }
 }
+
+policy_setters!(JwksPolicy {
+    with_fresh => fresh: Duration,
+    with_miss_cooldown => miss_cooldown: Duration,
+    with_max_stale => max_stale: Duration,
+});
 
 /// How the keys of one issuer are doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

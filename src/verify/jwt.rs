@@ -9,7 +9,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::error::VerifyError;
-use crate::token::SigningAlgorithm;
+use crate::jose::SigningAlgorithm;
 
 /// Largest token accepted, before decoding (DESIGN §5).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
+use aws_lc_rs::signature::ParsedPublicKey;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::der::rsa_public_key_der;
-use crate::token::SigningAlgorithm;
+use crate::jose::SigningAlgorithm;
 
 /// What kind of key, which decides the algorithms it can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,24 +34,6 @@ impl KeyKind {
             KeyKind::Ed25519 => &[EdDSA],
         }
     }
-}
-
-fn verification(alg: SigningAlgorithm) -> Option<&'static dyn VerificationAlgorithm> {
-    use SigningAlgorithm::*;
-    Some(match alg {
-        RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-        PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-        ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-        ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-        EdDSA => &signature::ED25519,
-        HS256 | HS384 | HS512 => return None,
-        #[allow(unreachable_patterns)]
-        _ => return None,
-    })
 }
 
 /// A verification key: its `kid`, its declared `alg` (if any), and one parsed key per algorithm it may
@@ -201,7 +183,9 @@ fn ingest_one(
     };
     let mut parsed = Vec::new();
     for alg in candidates.into_iter().filter(|a| allowed.contains(a)) {
-        let Some(v) = verification(alg) else { continue };
+        let Some(v) = alg.verification() else {
+            continue;
+        };
         // Parsing validates the key: an EC point off its curve or a malformed RSA key fails here.
         let key = ParsedPublicKey::new(v, &public).map_err(|_| "its key material is invalid")?;
         parsed.push((alg, key));

@@ -211,6 +211,8 @@ pub struct VerifyService<S, C = Value> {
     _claims: PhantomData<fn() -> C>,
 }
 
+inner_service_accessors!(VerifyService<S, C>);
+
 impl<S: Clone, C> Clone for VerifyService<S, C> {
     fn clone(&self) -> Self {
         Self {

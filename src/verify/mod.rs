@@ -76,7 +76,9 @@ use serde_json::Value;
 pub use axum::{Claims, ClaimsRejection};
 pub use cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
 pub use error::VerifyError;
-pub use introspect::{DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_TTL, Introspector};
+pub use introspect::{
+    DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_TTL, IntrospectionStats, Introspector,
+};
 pub use jwks::{
     DEFAULT_FRESH, DEFAULT_MAX_STALE, DEFAULT_MISS_COOLDOWN, JWKS_CONNECT_TIMEOUT, JWKS_MAX_BODY,
     JWKS_TIMEOUT, JwksPolicy, KeysHealth, MAX_FRESH, MIN_FRESH,
@@ -96,8 +98,8 @@ use validation::Rules;
 
 use crate::error::Error;
 use crate::http::HttpClient;
+use crate::jose::SigningAlgorithm;
 use crate::secret::ClientSecret;
-use crate::token::SigningAlgorithm;
 
 /// The algorithms accepted by default (DESIGN §5).
 pub const DEFAULT_ALGORITHMS: &[SigningAlgorithm] = &[
@@ -350,10 +352,7 @@ impl Verifier {
         let alg = jws.header.alg;
         match &entry.keys {
             Keys::Jwks(cache) => {
-                if matches!(
-                    alg,
-                    SigningAlgorithm::HS256 | SigningAlgorithm::HS384 | SigningAlgorithm::HS512
-                ) {
+                if alg.is_hmac() {
                     return Err(VerifyError::AlgNotAllowed);
                 }
                 let key = cache.key_for(jws.header.kid.as_deref(), alg).await?;
@@ -528,15 +527,7 @@ impl VerifierBuilder {
     /// Replaces the accepted public-key algorithms (default [`DEFAULT_ALGORITHMS`]). HS* here is ignored:
     /// use [`issuer_with_hmac`](Self::issuer_with_hmac).
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = SigningAlgorithm>) -> Self {
-        self.allowed = algorithms
-            .into_iter()
-            .filter(|a| {
-                !matches!(
-                    a,
-                    SigningAlgorithm::HS256 | SigningAlgorithm::HS384 | SigningAlgorithm::HS512
-                )
-            })
-            .collect();
+        self.allowed = algorithms.into_iter().filter(|a| !a.is_hmac()).collect();
         self
     }
 
@@ -623,13 +614,8 @@ impl VerifierBuilder {
         for (issuer, spec) in self.issuers {
             let keys = match spec {
                 KeySpec::Hmac(secret, alg) => {
-                    let h = match alg {
-                        SigningAlgorithm::HS256 => hmac::HMAC_SHA256,
-                        SigningAlgorithm::HS384 => hmac::HMAC_SHA384,
-                        SigningAlgorithm::HS512 => hmac::HMAC_SHA512,
-                        other => {
-                            return Err(Error::config(format!("{other} is not an HMAC algorithm")));
-                        }
+                    let Some(h) = alg.hmac() else {
+                        return Err(Error::config(format!("{alg} is not an HMAC algorithm")));
                     };
                     Keys::Hmac(
                         Box::new(hmac::Key::new(h, secret.secret().as_bytes())),
@@ -671,11 +657,7 @@ impl VerifierBuilder {
         let has_hmac = issuers.iter().any(|e| matches!(e.keys, Keys::Hmac(..)));
         let mut allowed = self.allowed;
         if has_hmac {
-            allowed.extend([
-                SigningAlgorithm::HS256,
-                SigningAlgorithm::HS384,
-                SigningAlgorithm::HS512,
-            ]);
+            allowed.extend(SigningAlgorithm::HMAC);
         }
         Ok(Verifier {
             inner: Arc::new(Inner {

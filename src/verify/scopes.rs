@@ -129,6 +129,8 @@ pub struct RequireScopesService<S, C = Value> {
     _claims: PhantomData<fn() -> C>,
 }
 
+inner_service_accessors!(RequireScopesService<S, C>);
+
 impl<S: Clone, C> Clone for RequireScopesService<S, C> {
     fn clone(&self) -> Self {
         Self {
