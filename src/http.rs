@@ -18,15 +18,14 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
 use crate::error::{
-    ApiError, ApiErrorDetail, Error, OAuthError, OAuthErrorCode, TransportError,
-    TransportErrorKind, UnexpectedReason, sanitize,
+    Error, OAuthError, OAuthErrorCode, TransportError, TransportErrorKind, UnexpectedReason,
 };
+use crate::redact::sanitize;
 
 /// Per-attempt timeout: connect, send, and read the whole body. DESIGN §4: 10 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -116,7 +115,8 @@ impl HttpClient {
     /// Parses `url` and checks that this client may talk to it (https, or loopback http when allowed).
     pub fn check_url(&self, url: &str) -> Result<Url, Error> {
         // The URL itself is not echoed: it may carry user info.
-        let parsed = Url::parse(url).map_err(|e| Error::config(format!("not a valid URL: {e}")))?;
+        let parsed = Url::parse(url)
+            .map_err(|e| Error::config_caused_by(format!("not a valid URL: {e}"), e))?;
         if parsed.cannot_be_a_base() || parsed.host_str().is_none() {
             return Err(Error::config("the URL has no host"));
         }
@@ -297,23 +297,13 @@ impl Response {
         })
     }
 
-    /// Interprets the response as an error: an OAuth error body, a Telnyx `errors[]` body, or neither.
+    /// Interprets the response as an error: an OAuth error body (RFC 6749 §5.2), or an unexpected
+    /// response. API-specific error bodies are read by the API client on top of this.
     pub(crate) fn error(&self) -> Error {
-        if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&self.body) {
-            if let Some(Value::String(code)) = map.get("error") {
-                return Error::OAuth(Box::new(oauth_error(self, code, &map)));
-            }
-            if let Some(Value::Array(items)) = map.get("errors") {
-                let errors = items
-                    .iter()
-                    .filter_map(|v| ApiErrorDetail::deserialize(v).ok())
-                    .collect();
-                return Error::Api(Box::new(ApiError {
-                    status: self.status,
-                    errors,
-                    retry_after: self.retry_after(),
-                }));
-            }
+        if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&self.body)
+            && let Some(Value::String(code)) = map.get("error")
+        {
+            return Error::OAuth(Box::new(oauth_error(self, code, &map)));
         }
         let reason = if self.body.is_empty() {
             UnexpectedReason::EmptyBody
@@ -402,21 +392,10 @@ pub(crate) fn is_json_media_type(content_type: &str) -> bool {
 
 /// The longest server-supplied delay taken as is (a day); callers bound it further (the provider by
 /// its backoff cap).
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
 
-/// `retry-after-ms` (Telnyx SDKs) first, then `Retry-After` as delta-seconds or an HTTP-date; every
-/// form bounded by [`MAX_RETRY_AFTER`].
+/// `Retry-After` (RFC 9110 §10.2.3) as delta-seconds or an HTTP-date, bounded by [`MAX_RETRY_AFTER`].
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    if let Some(ms) = headers
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|ms| ms.is_finite() && *ms >= 0.0)
-    {
-        return Some(Duration::from_secs_f64(
-            (ms / 1000.0).min(MAX_RETRY_AFTER.as_secs_f64()),
-        ));
-    }
     let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
@@ -458,8 +437,6 @@ mod tests {
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         h.insert(header::RETRY_AFTER, HeaderValue::from_str(&past).unwrap());
         assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
-        h.insert("retry-after-ms", HeaderValue::from_static("1500"));
-        assert_eq!(retry_after(&h, now), Some(Duration::from_millis(1500)));
         let mut far = HeaderMap::new();
         far.insert(
             header::RETRY_AFTER,
@@ -498,21 +475,6 @@ mod tests {
             e.invalid_fields["redirect_uris"],
             vec!["must be https".to_owned()]
         );
-    }
-
-    #[test]
-    fn telnyx_error_body_is_parsed() {
-        let r = response(
-            401,
-            Some("application/json"),
-            r#"{"errors":[{"code":"10009","title":"Authentication failed","detail":"x","meta":{"url":"u"}}]}"#,
-        );
-        let Error::Api(e) = r.error() else {
-            panic!("not api")
-        };
-        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(e.errors[0].code.as_deref(), Some("10009"));
-        assert_eq!(e.errors[0].title.as_deref(), Some("Authentication failed"));
     }
 
     #[test]

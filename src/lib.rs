@@ -148,6 +148,7 @@ pub mod metadata;
 pub mod observe;
 pub mod provider;
 mod random;
+mod redact;
 pub mod secret;
 pub mod telnyx;
 pub mod token;

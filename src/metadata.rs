@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::error::{Error, UnexpectedReason, sanitize};
+use crate::error::{Error, UnexpectedReason};
 use crate::http::HttpClient;
+use crate::redact::sanitize;
 
 /// RFC 8414 §2 authorization-server metadata, with the registered extensions; unknown members are kept
 /// in [`extra`](Self::extra).

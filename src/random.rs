@@ -17,8 +17,12 @@ pub(crate) fn unit() -> f64 {
 /// 128 random bits, base64url: a `jti` nobody can guess or repeat.
 pub(crate) fn id() -> Result<String, Error> {
     let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| Error::config("the system random source failed"))?;
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| {
+        Error::internal(
+            crate::ErrorClass::Transient,
+            "the system random source failed",
+        )
+    })?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

@@ -23,7 +23,7 @@ use http::HeaderValue;
 use zeroize::Zeroizing;
 
 /// What `Debug` and `Display` print in place of a secret.
-pub(crate) const REDACTED: &str = "[redacted]";
+pub(crate) use crate::redact::REDACTED;
 
 macro_rules! secret_string {
     ($(#[$meta:meta])* $name:ident) => {

@@ -265,7 +265,7 @@ async fn permanent_oauth_errors_are_permanent() {
 }
 
 #[tokio::test]
-async fn telnyx_error_bodies_are_typed() {
+async fn telnyx_error_bodies_are_typed_by_the_telnyx_token_endpoint_and_unexpected_elsewhere() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(401).set_body_raw(
@@ -274,8 +274,15 @@ async fn telnyx_error_bodies_are_typed() {
         ))
         .mount(&server)
         .await;
-    let err = endpoint_with(&server, basic(), http())
-        .await
+    let telnyx = telnyx_oauth::api::Telnyx::builder()
+        .base_url(format!("{}/v2", server.uri()))
+        .http(http())
+        .client_auth(basic())
+        .build()
+        .unwrap();
+    let err = telnyx
+        .token_endpoint()
+        .unwrap()
         .client_credentials(&ClientCredentials::new())
         .await
         .unwrap_err();
@@ -284,6 +291,17 @@ async fn telnyx_error_bodies_are_typed() {
     };
     assert_eq!(e.errors[0].code.as_deref(), Some("10009"));
     assert!(err.to_string().contains("Authentication failed"));
+    assert!(err.is_permanent());
+    // A generic endpoint speaks OAuth: the same body is an unexpected response, still permanent.
+    let err = endpoint_with(&server, basic(), http())
+        .await
+        .client_credentials(&ClientCredentials::new())
+        .await
+        .unwrap_err();
+    let Error::UnexpectedResponse(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.reason, UnexpectedReason::ErrorStatus);
     assert!(err.is_permanent());
 }
 

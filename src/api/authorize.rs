@@ -3,7 +3,7 @@
 
 use url::Url;
 
-use crate::error::Error;
+use crate::error::{Error, UnexpectedReason};
 use crate::token::PkcePair;
 
 /// What to put in an authorization request.
@@ -77,12 +77,27 @@ impl PendingAuthorization {
                 .is_ok()
         });
         if !same {
-            return Err(Error::config(
-                "the redirect's state does not match the request's",
+            // The authorization response (RFC 6749 §4.1.2) is the server's answer, delivered by redirect.
+            return Err(Error::unexpected(
+                http::StatusCode::FOUND,
+                None,
+                UnexpectedReason::InvalidField {
+                    field: "state",
+                    problem: "does not match the request's",
+                },
+                &[],
+                None,
             ));
         }
-        code.map(crate::AuthorizationCode::new)
-            .ok_or_else(|| Error::config("the redirect carries no code"))
+        code.map(crate::AuthorizationCode::new).ok_or_else(|| {
+            Error::unexpected(
+                http::StatusCode::FOUND,
+                None,
+                UnexpectedReason::MissingField("code"),
+                &[],
+                None,
+            )
+        })
     }
 }
 

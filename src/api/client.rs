@@ -367,7 +367,7 @@ impl Telnyx {
                     return if resp.status.is_success() {
                         Ok(resp)
                     } else {
-                        Err(resp.error())
+                        Err(crate::telnyx::errors::api_error(&resp))
                     };
                 }
             }
@@ -375,7 +375,7 @@ impl Telnyx {
     }
 
     fn delay(&self, resp: &Response, retry: u32) -> Duration {
-        match resp.retry_after() {
+        match crate::telnyx::errors::retry_after(resp) {
             Some(d) if !d.is_zero() && d <= MAX_RETRY_AFTER => d,
             _ => self.inner.retry.backoff(retry),
         }

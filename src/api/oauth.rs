@@ -181,11 +181,12 @@ impl Telnyx {
             .client_auth
             .clone()
             .ok_or_else(|| Error::config("the token endpoint needs client credentials (TELNYX_CLIENT_ID / TELNYX_CLIENT_SECRET)"))?;
-        TokenEndpoint::with_http(
+        Ok(TokenEndpoint::with_http(
             self.inner.http.clone(),
             self.url("oauth/token")?.as_str(),
             auth,
-        )
+        )?
+        .reading_errors_with(crate::telnyx::errors::api_error))
     }
 
     /// Raw access to a JSON value, for fields this crate does not model yet.

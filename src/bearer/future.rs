@@ -134,7 +134,10 @@ where
                 StateProj::Boxed { future } => return future.as_mut().poll(cx),
                 StateProj::Failed { error } => {
                     return Poll::Ready(Err(error.take().unwrap_or_else(|| {
-                        BearerError::Token(crate::Error::config("future polled after completion"))
+                        BearerError::Token(crate::Error::internal(
+                            crate::ErrorClass::Permanent,
+                            "future polled after completion",
+                        ))
                     })));
                 }
             };

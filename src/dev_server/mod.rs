@@ -112,10 +112,12 @@ impl DevServerBuilder {
         }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
             .await
-            .map_err(|e| Error::config(format!("the dev server could not bind 127.0.0.1: {e}")))?;
+            .map_err(|e| {
+                Error::config_caused_by(format!("the dev server could not bind 127.0.0.1: {e}"), e)
+            })?;
         let addr = listener
             .local_addr()
-            .map_err(|e| Error::config(format!("no local address: {e}")))?;
+            .map_err(|e| Error::config_caused_by(format!("no local address: {e}"), e))?;
         let issuer = format!("http://{addr}");
         let state = Arc::new(State::new(issuer, self.alg, self.ttl, self.opaque)?);
         let app = handlers::router(state.clone());

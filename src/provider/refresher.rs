@@ -21,7 +21,7 @@ use tracing::Instrument;
 use super::cached::CachedToken;
 use super::policy::RefreshPolicy;
 use super::source::{BoxFuture, TokenSource};
-use crate::error::{Error, TransportError, UnexpectedReason};
+use crate::error::{Error, ErrorClass, TransportError, UnexpectedReason};
 use crate::flight::{Cell, Jitter, Landing, State, Waited, Waiter};
 use crate::token::Token;
 
@@ -209,7 +209,8 @@ impl Refresher {
                 }
             }
         }
-        self.serve_usable_or(Error::config(
+        self.serve_usable_or(Error::internal(
+            ErrorClass::Transient,
             "the token provider could not settle on a token",
         ))
     }
@@ -225,9 +226,10 @@ impl Refresher {
         match waiter {
             Some(w) => match w.wait(None).await {
                 Waited::Landed(result) => result,
-                Waited::Abandoned | Waited::TimedOut => {
-                    Err(Error::config("the token fetch was abandoned"))
-                }
+                Waited::Abandoned | Waited::TimedOut => Err(Error::internal(
+                    ErrorClass::Transient,
+                    "the token fetch was abandoned",
+                )),
             },
             None => Err(no_runtime()),
         }
@@ -248,7 +250,7 @@ impl Refresher {
             .ext
             .last_error
             .clone()
-            .unwrap_or_else(|| Error::config("no token is available yet")))
+            .unwrap_or_else(|| Error::internal(ErrorClass::Transient, "no token is available yet")))
     }
 
     /// The flight failed or is late: a usable token keeps being served (static stability); otherwise

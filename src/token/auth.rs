@@ -177,7 +177,12 @@ impl ClientAuth {
     fn assertion(&self, key: &SigningKey, endpoint: &str) -> Result<String, Error> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_err(|_| Error::config("the system clock is before 1970"))?
+            .map_err(|_| {
+                Error::internal(
+                    crate::ErrorClass::Permanent,
+                    "the system clock is before 1970",
+                )
+            })?
             .as_secs();
         let claims = json!({
             "iss": self.client_id,

@@ -9,7 +9,7 @@ use url::Url;
 use super::auth::ClientAuth;
 use super::response::{Token, parse_token_response};
 use crate::error::{Error, endpoint_label};
-use crate::http::HttpClient;
+use crate::http::{HttpClient, Response};
 use crate::metadata::AuthorizationServerMetadata;
 use crate::secret::{AuthorizationCode, PkceVerifier, RefreshToken};
 
@@ -120,6 +120,9 @@ pub struct TokenEndpoint {
     url: Url,
     auth: ClientAuth,
     http: HttpClient,
+    /// How a failed response is read: OAuth error bodies (RFC 6749 §5.2), plus the server's own
+    /// format where it has one (Telnyx's `errors[]`).
+    read_error: fn(&Response) -> Error,
 }
 
 /// One token request: the grant type and its parameters.
@@ -137,12 +140,24 @@ impl TokenEndpoint {
     /// A token endpoint at `url`, through the given [`HttpClient`] (its timeout, limits, proxy, TLS).
     pub fn with_http(http: HttpClient, url: &str, auth: ClientAuth) -> Result<Self, Error> {
         let url = http.check_url(url)?;
-        Ok(Self { url, auth, http })
+        Ok(Self {
+            url,
+            auth,
+            http,
+            read_error: Response::error,
+        })
     }
 
     /// Telnyx's token endpoint, `https://api.telnyx.com/v2/oauth/token`.
     pub fn telnyx(auth: ClientAuth) -> Result<Self, Error> {
-        Self::new(crate::telnyx::TOKEN_URL, auth)
+        Ok(Self::new(crate::telnyx::TOKEN_URL, auth)?
+            .reading_errors_with(crate::telnyx::errors::api_error))
+    }
+
+    /// Reads failed responses with `read_error` (a server's own error format on top of OAuth's).
+    pub(crate) fn reading_errors_with(mut self, read_error: fn(&Response) -> Error) -> Self {
+        self.read_error = read_error;
+        self
     }
 
     /// Discovers the token endpoint from an issuer's RFC 8414 metadata.
@@ -158,7 +173,12 @@ impl TokenEndpoint {
         auth: ClientAuth,
     ) -> Result<Self, Error> {
         let url = metadata.token_endpoint_url(&http)?;
-        Ok(Self { url, auth, http })
+        Ok(Self {
+            url,
+            auth,
+            http,
+            read_error: Response::error,
+        })
     }
 
     /// The endpoint URL.
@@ -285,6 +305,6 @@ impl TokenEndpoint {
         // so a slow reply never makes a token look longer-lived than its `exp`.
         let sent_at = Instant::now();
         let response = self.http.send(&self.url, request).await?;
-        parse_token_response(&response, sent_at)
+        parse_token_response(&response, sent_at, self.read_error)
     }
 }

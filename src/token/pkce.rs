@@ -29,8 +29,12 @@ impl PkcePair {
     /// A fresh verifier from 32 random bytes (43 base64url characters, 256 bits of entropy).
     pub fn generate() -> Result<Self, Error> {
         let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
-        aws_lc_rs::rand::fill(bytes.as_mut())
-            .map_err(|_| Error::config("the system random source failed"))?;
+        aws_lc_rs::rand::fill(bytes.as_mut()).map_err(|_| {
+            Error::internal(
+                crate::ErrorClass::Transient,
+                "the system random source failed",
+            )
+        })?;
         Self::from_verifier(URL_SAFE_NO_PAD.encode(bytes.as_ref()))
     }
 

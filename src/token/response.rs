@@ -170,16 +170,21 @@ fn invalid(resp: &Response, field: &'static str, problem: &'static str) -> Error
 }
 
 /// Parses a token endpoint response strictly (RFC 6749 §5.1, §5.2).
-pub(crate) fn parse_token_response(resp: &Response, now: Instant) -> Result<Token, Error> {
+/// A token response as a [`Token`], or the error the response means (`read_error` reads error bodies).
+pub(crate) fn parse_token_response(
+    resp: &Response,
+    now: Instant,
+    read_error: fn(&Response) -> Error,
+) -> Result<Token, Error> {
     if !resp.status.is_success() {
-        return Err(resp.error());
+        return Err(read_error(resp));
     }
     let Value::Object(mut map) = resp.json_value()? else {
         return Err(invalid(resp, "(body)", "is not a JSON object"));
     };
     if !map.contains_key("access_token") && map.get("error").is_some_and(Value::is_string) {
         // Some servers answer errors with 200.
-        return Err(resp.error());
+        return Err(read_error(resp));
     }
     let access_token = match map.remove("access_token") {
         Some(Value::String(s)) if !s.is_empty() => AccessToken::new(s),
@@ -288,7 +293,7 @@ mod tests {
     }
 
     fn parse(body: &str) -> Result<Token, Error> {
-        parse_token_response(&resp(200, body), Instant::now())
+        parse_token_response(&resp(200, body), Instant::now(), Response::error)
     }
 
     fn reason(err: Error) -> UnexpectedReason {
@@ -421,6 +426,7 @@ mod tests {
                 r#"{"error":"invalid_client","error_description":"client authentication failed"}"#,
             ),
             Instant::now(),
+            Response::error,
         )
         .unwrap_err();
         assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
 use crate::der::rsa_private_key_der;
-use crate::error::Error;
+use crate::error::{Error, ErrorClass};
 pub use crate::jose::SigningAlgorithm;
 use crate::secret::{ClientSecret, PrivateKeyBytes};
 
@@ -181,7 +181,12 @@ impl SigningKey {
     pub fn generate(alg: SigningAlgorithm, kid: impl Into<String>) -> Result<(Self, Value), Error> {
         use aws_lc_rs::signature::KeyPair;
         let kid = kid.into();
-        let failed = || Error::config(format!("generating a {alg} key failed"));
+        let failed = || {
+            Error::internal(
+                ErrorClass::Permanent,
+                format!("generating a {alg} key failed"),
+            )
+        };
         let (key, mut jwk) = if alg.rsa_encoding().is_some() {
             let kp = signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
                 .map_err(|_| failed())?;
@@ -249,7 +254,12 @@ impl SigningKey {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        let failed = || Error::config(format!("signing with {} failed", self.alg));
+        let failed = || {
+            Error::internal(
+                ErrorClass::Permanent,
+                format!("signing with {} failed", self.alg),
+            )
+        };
         let rng = rand::SystemRandom::new();
         match &self.key {
             KeyMaterial::Rsa(k) => {

@@ -62,6 +62,12 @@ pub enum VerifyError {
         /// When to try again.
         retry_after: Duration,
     },
+    /// The introspection endpoint could not be asked (down, slow, or an unreadable answer), so this
+    /// server cannot decide about the token. Not cached: the next request asks again.
+    IntrospectionUnavailable {
+        /// When to try again.
+        retry_after: Duration,
+    },
 }
 
 impl VerifyError {
@@ -94,12 +100,23 @@ impl VerifyError {
             Self::SenderConstrained => "sender_constrained",
             Self::CustomClaims => "custom_claims",
             Self::KeysUnavailable { .. } => "keys_unavailable",
+            Self::IntrospectionUnavailable { .. } => "introspection_unavailable",
         }
     }
 
-    /// Whether this is the verifier's own outage (no keys), not a fault of the token: answer 503.
+    /// Whether this is the verifier's own outage (no keys, or no introspection answer), not a fault
+    /// of the token: answer 503.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::KeysUnavailable { .. })
+        self.retry_after().is_some()
+    }
+
+    /// For an outage ([`is_unavailable`](Self::is_unavailable)), when to try again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::KeysUnavailable { retry_after }
+            | Self::IntrospectionUnavailable { retry_after } => Some(*retry_after),
+            _ => None,
+        }
     }
 }
 
@@ -132,6 +149,7 @@ impl fmt::Display for VerifyError {
             Self::SenderConstrained => "sender-constrained tokens (cnf) are not accepted",
             Self::CustomClaims => "token claims do not have the expected shape",
             Self::KeysUnavailable { .. } => "verification keys are unavailable",
+            Self::IntrospectionUnavailable { .. } => "token introspection is unavailable",
         };
         f.write_str(text)
     }

@@ -155,7 +155,8 @@ impl Introspector {
     }
 
     /// Asks whether `token` is active; an inactive or unacceptable token is [`VerifyError`]; a failed
-    /// request is [`VerifyError::KeysUnavailable`] (the layer answers 503: this server cannot decide).
+    /// request is [`VerifyError::IntrospectionUnavailable`] (the layer answers 503: this server cannot
+    /// decide).
     pub async fn introspect(&self, token: &str) -> Answer {
         let inner = &*self.inner;
         let key = digest(token);
@@ -178,8 +179,11 @@ impl Introspector {
             // Not cached: the next request asks again.
             Err(e) => {
                 tracing::warn!(error = %e, "token introspection failed");
-                return Err(VerifyError::KeysUnavailable {
-                    retry_after: Duration::from_secs(1),
+                return Err(VerifyError::IntrospectionUnavailable {
+                    retry_after: e
+                        .retry_after()
+                        .unwrap_or(Duration::from_secs(1))
+                        .clamp(Duration::from_secs(1), Duration::from_secs(60)),
                 });
             }
         };
@@ -221,8 +225,15 @@ impl Introspector {
         }
         match response.json_value()? {
             Value::Object(claims) => Ok(claims),
-            _ => Err(Error::config(
-                "the introspection response is not a JSON object",
+            _ => Err(Error::unexpected(
+                response.status,
+                response.content_type(),
+                crate::error::UnexpectedReason::InvalidField {
+                    field: "(body)",
+                    problem: "is not a JSON object",
+                },
+                &[],
+                None,
             )),
         }
     }

@@ -13,7 +13,7 @@ use url::Url;
 
 use super::error::VerifyError;
 use super::keys::{VerifyingKey, ingest};
-use crate::error::Error;
+use crate::error::{Error, ErrorClass};
 use crate::flight::{Backoff, Cell, Jitter, Landing, State, Waited, Waiter};
 use crate::http::HttpClient;
 use crate::jose::SigningAlgorithm;
@@ -398,9 +398,10 @@ impl JwksCache {
         };
         match waiter.wait(Some(self.wait_bound())).await {
             Waited::Landed(result) => result,
-            Waited::Abandoned | Waited::TimedOut => {
-                Err(Error::config("the JWKS fetch was abandoned"))
-            }
+            Waited::Abandoned | Waited::TimedOut => Err(Error::internal(
+                ErrorClass::Transient,
+                "the JWKS fetch was abandoned",
+            )),
         }
     }
 
@@ -443,7 +444,16 @@ impl JwksCache {
             log_skipped(&fresh_skips);
         }
         if keys.is_empty() {
-            return Err(Error::config("the JWKS has no usable verification key"));
+            return Err(Error::unexpected(
+                response.status,
+                response.content_type(),
+                crate::error::UnexpectedReason::InvalidField {
+                    field: "keys",
+                    problem: "holds no usable verification key",
+                },
+                &[],
+                None,
+            ));
         }
         let fresh = max_age(&response.headers).unwrap_or(self.policy.fresh);
         Ok((keys, fresh))

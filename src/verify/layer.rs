@@ -348,16 +348,19 @@ where
                     ext.insert(verified);
                     inner.call(req).await
                 }
-                Err(e) if e.is_unavailable() => {
-                    let VerifyError::KeysUnavailable { retry_after } = e else {
-                        return Ok(reject(&shared, &Rejection::InvalidToken(e)));
-                    };
-                    Ok(reject(&shared, &Rejection::Unavailable { retry_after }))
-                }
-                Err(e) => {
-                    tracing::info!(reason = e.code(), "bearer token refused");
-                    Ok(reject(&shared, &Rejection::InvalidToken(e)))
-                }
+                Err(e) => match e.retry_after() {
+                    Some(retry_after) => {
+                        tracing::warn!(
+                            reason = e.code(),
+                            "bearer token not judged: verifier unavailable"
+                        );
+                        Ok(reject(&shared, &Rejection::Unavailable { retry_after }))
+                    }
+                    None => {
+                        tracing::info!(reason = e.code(), "bearer token refused");
+                        Ok(reject(&shared, &Rejection::InvalidToken(e)))
+                    }
+                },
             }
         })
     }

@@ -9,6 +9,8 @@
 //! assert!(telnyx::TOKEN_URL.ends_with("/v2/oauth/token"));
 //! ```
 
+pub(crate) mod errors;
+
 /// The issuer identifier, as Telnyx's RFC 8414 document states it.
 pub const ISSUER: &str = "https://api.telnyx.com";
 /// The API base URL.

@@ -1,0 +1,113 @@
+//! Keeping secrets out of text: the one placeholder, body previews with credential members redacted,
+//! and log-safe truncation. Used by the error types and the secret wrappers alike.
+
+use serde_json::Value;
+
+/// What a secret is shown as, everywhere.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// How many characters of a body an error keeps.
+const PREVIEW_CHARS: usize = 256;
+
+/// Members whose values are credentials, redacted before a body is previewed.
+const SENSITIVE_MEMBERS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "client_assertion",
+    "code",
+    "code_verifier",
+    "assertion",
+    "token",
+    "password",
+    "registration_access_token",
+    "d",
+    "p",
+    "q",
+    "dp",
+    "dq",
+    "qi",
+    "k",
+];
+
+/// A short, printable start of a body, safe to log: JSON has its credential members redacted; text that
+/// is not JSON but mentions a credential member is withheld entirely.
+pub(crate) fn body_preview(body: &[u8]) -> String {
+    if body.is_empty() {
+        return String::new();
+    }
+    let text = match serde_json::from_slice::<Value>(body) {
+        Ok(mut v) => {
+            redact(&mut v);
+            v.to_string()
+        }
+        Err(_) => {
+            let lossy = String::from_utf8_lossy(body);
+            if SENSITIVE_MEMBERS
+                .iter()
+                .filter(|m| m.len() > 4)
+                .any(|m| lossy.contains(m))
+            {
+                return format!("{REDACTED} (unparseable body that may hold a credential)");
+            }
+            lossy.into_owned()
+        }
+    };
+    sanitize(&text, PREVIEW_CHARS)
+}
+
+fn redact(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if SENSITIVE_MEMBERS.contains(&k.as_str()) {
+                    *val = Value::String(REDACTED.to_owned());
+                } else {
+                    redact(val);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+/// At most `max` characters, control characters replaced, so a hostile body cannot forge log lines.
+pub(crate) fn sanitize(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_redacts_credentials_in_json() {
+        let p = body_preview(br#"{"access_token":"eyJSECRET","token_type":"mac","nested":{"refresh_token":"rtSECRET"}}"#);
+        assert!(!p.contains("SECRET"), "{p}");
+        assert!(p.contains("token_type"));
+    }
+
+    #[test]
+    fn preview_withholds_truncated_json_holding_a_credential() {
+        let p = body_preview(br#"{"access_token":"eyJSECRET","tok"#);
+        assert!(!p.contains("SECRET"), "{p}");
+    }
+
+    #[test]
+    fn preview_is_bounded_and_has_no_control_characters() {
+        let body = format!("<html>\n\r{}</html>", "x".repeat(10_000));
+        let p = body_preview(body.as_bytes());
+        assert!(p.chars().count() <= PREVIEW_CHARS + 1);
+        assert!(!p.contains('\n') && !p.contains('\r'));
+    }
+}
