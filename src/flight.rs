@@ -99,14 +99,14 @@ pub(crate) struct Landing<R>(watch::Sender<Option<R>>);
 impl<R> Landing<R> {
     /// Ends the flight with `outcome`. Taking the state proves the lock is held, so no caller can
     /// see "no flight" before the outcome is published.
-    pub(crate) fn land<S>(self, state: &mut State<R, S>, outcome: R) {
+    pub(crate) fn land<S>(self, state: &mut CellState<R, S>, outcome: R) {
         state.flight = None;
         let _ = self.0.send(Some(outcome));
     }
 }
 
 /// What is guarded by the cell's lock.
-pub(crate) struct State<R, S> {
+pub(crate) struct CellState<R, S> {
     flight: Option<watch::Receiver<Option<R>>>,
     /// Consecutive failed flights.
     pub(crate) failures: u32,
@@ -116,7 +116,7 @@ pub(crate) struct State<R, S> {
     pub(crate) ext: S,
 }
 
-impl<R: Clone + Send + Sync + 'static, S> State<R, S> {
+impl<R: Clone + Send + Sync + 'static, S> CellState<R, S> {
     /// The flight in progress, if any (one whose task ended without landing does not count).
     pub(crate) fn flight(&self) -> Option<Waiter<R>> {
         self.flight
@@ -196,14 +196,14 @@ impl<R: Clone + Send + Sync + 'static, S> State<R, S> {
 /// A current value, read without a lock, and the single flight that refreshes it.
 pub(crate) struct Cell<T, R, S> {
     current: ArcSwapOption<T>,
-    state: Mutex<State<R, S>>,
+    state: Mutex<CellState<R, S>>,
 }
 
 impl<T, R, S> Cell<T, R, S> {
     pub(crate) fn new(current: Option<Arc<T>>, ext: S) -> Self {
         Self {
             current: ArcSwapOption::new(current),
-            state: Mutex::new(State {
+            state: Mutex::new(CellState {
                 flight: None,
                 failures: 0,
                 retry_at: None,
@@ -230,12 +230,12 @@ impl<T, R, S> Cell<T, R, S> {
     }
 
     /// The refresh state. Nothing panics while holding it; the data is recovered if something did.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State<R, S>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, CellState<R, S>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The refresh state through `&mut self` (no locking), e.g. in `Drop`.
-    pub(crate) fn state_mut(&mut self) -> &mut State<R, S> {
+    pub(crate) fn state_mut(&mut self) -> &mut CellState<R, S> {
         self.state.get_mut().unwrap_or_else(|p| p.into_inner())
     }
 }

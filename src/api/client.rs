@@ -139,7 +139,7 @@ pub(crate) enum Auth {
     Anonymous,
 }
 
-pub(crate) struct Inner {
+pub(crate) struct ClientState {
     pub(crate) base: Url,
     pub(crate) root: Url,
     pub(crate) http: HttpClient,
@@ -164,7 +164,7 @@ pub(crate) struct Inner {
 /// ```
 #[derive(Clone)]
 pub struct Telnyx {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) inner: Arc<ClientState>,
 }
 
 impl std::fmt::Debug for Telnyx {
@@ -258,7 +258,7 @@ impl TelnyxBuilder {
         let mut root = base.clone();
         root.set_path("/");
         Ok(Telnyx {
-            inner: Arc::new(Inner {
+            inner: Arc::new(ClientState {
                 base,
                 root,
                 http,

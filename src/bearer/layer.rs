@@ -1,39 +1,20 @@
-//! [`BearerLayer`] and the [`Bearer`] service.
+//! [`BearerLayer`]: wraps a service in a [`Bearer`].
 
 use std::fmt;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use http::header::AUTHORIZATION;
 use tower_layer::Layer;
-use tower_service::Service;
 
-use super::error::BearerError;
-use super::future::{InnerService, ResponseFuture, RetryState, slow_path};
-use super::request::BearerRequest;
+use super::retry::BearerConfig;
 use super::select::SelectProvider;
-use crate::provider::{CachedToken, TokenProvider};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Config {
-    pub(crate) replace_existing: bool,
-    pub(crate) retry_on_401: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            replace_existing: false,
-            retry_on_401: true,
-        }
-    }
-}
+use super::service::Bearer;
+use crate::provider::TokenProvider;
 
 /// Puts `Authorization: Bearer <token>` on every request, from a [`TokenProvider`] (or one chosen per
 /// request by a [`SelectProvider`]), and retries once after a 401 that rejected the token.
 pub struct BearerLayer<P = TokenProvider> {
     selector: Arc<P>,
-    config: Config,
+    config: BearerConfig,
 }
 
 impl<P> Clone for BearerLayer<P> {
@@ -66,7 +47,7 @@ impl<P: SelectProvider> BearerLayer<P> {
     pub fn with_selector(selector: P) -> Self {
         Self {
             selector: Arc::new(selector),
-            config: Config::default(),
+            config: BearerConfig::default(),
         }
     }
 }
@@ -92,106 +73,6 @@ impl<S, P> Layer<S> for BearerLayer<P> {
     type Service = Bearer<S, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Bearer {
-            inner,
-            selector: self.selector.clone(),
-            config: self.config,
-            last: None,
-        }
-    }
-}
-
-/// The service [`BearerLayer`] produces.
-pub struct Bearer<S, P = TokenProvider> {
-    inner: S,
-    selector: Arc<P>,
-    config: Config,
-    /// The token this service sent last, when one provider serves every request: while it stays
-    /// current, the next request takes it with two atomic loads instead of an `arc-swap` read.
-    last: Option<Arc<CachedToken>>,
-}
-
-impl<S: Clone, P> Clone for Bearer<S, P> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            selector: self.selector.clone(),
-            config: self.config,
-            last: self.last.clone(),
-        }
-    }
-}
-
-impl<S: fmt::Debug, P> fmt::Debug for Bearer<S, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Bearer")
-            .field("inner", &self.inner)
-            .field("replace_existing", &self.config.replace_existing)
-            .field("retry_on_401", &self.config.retry_on_401)
-            .finish_non_exhaustive()
-    }
-}
-
-inner_service_accessors!(Bearer<S, P>);
-
-impl<S, P, R> Service<R> for Bearer<S, P>
-where
-    R: BearerRequest,
-    S: InnerService<R> + Clone,
-    P: SelectProvider,
-{
-    type Response = S::Response;
-    type Error = BearerError<S::Error>;
-    type Future = ResponseFuture<S, R>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(BearerError::Inner)
-    }
-
-    fn call(&mut self, mut req: R) -> Self::Future {
-        if !self.config.replace_existing && req.headers().contains_key(AUTHORIZATION) {
-            return ResponseFuture::sent(self.inner.call(req), None);
-        }
-        let selected;
-        let (provider, warm) = match self.selector.only() {
-            // One provider for every request: keep the token sent last while it stays current.
-            Some(provider) => {
-                if !self.last.as_ref().is_some_and(|t| provider.still_warm(t)) {
-                    self.last = provider.warm();
-                }
-                (provider, self.last.as_ref())
-            }
-            None => {
-                let Some(provider) = self.selector.select(req.host()) else {
-                    return ResponseFuture::failed(BearerError::NoProvider {
-                        host: req.host().map(str::to_owned),
-                    });
-                };
-                selected = provider.warm();
-                (provider, selected.as_ref())
-            }
-        };
-        if let Some(token) = warm {
-            if !self.config.retry_on_401 {
-                // Nothing to do after the response: only the header is needed, not the token.
-                req.headers_mut()
-                    .insert(AUTHORIZATION, token.header().clone());
-                return ResponseFuture::sent(self.inner.call(req), None);
-            }
-            // The warm path: no boxed future; the request copy for a retry is the only extra work.
-            let replay = req.try_replay();
-            req.headers_mut()
-                .insert(AUTHORIZATION, token.header().clone());
-            let retry = RetryState {
-                token: token.clone(),
-                replay: replay.map(|request| Box::new((request, self.inner.clone()))),
-            };
-            return ResponseFuture::sent(self.inner.call(req), Some(retry));
-        }
-        // The token must be fetched first: take the readied service, leave a clone (tower's rule).
-        let provider = provider.clone();
-        let clone = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::boxed(slow_path(provider, ready, req, self.config))
+        Bearer::new(inner, self.selector.clone(), self.config)
     }
 }

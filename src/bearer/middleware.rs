@@ -7,8 +7,7 @@ use http::header::AUTHORIZATION;
 use reqwest_middleware::{Middleware, Next, Result};
 
 use super::error::BearerError;
-use super::future::{provider_for_retry, token_rejected};
-use super::layer::Config;
+use super::retry::{BearerConfig, provider_for_retry, token_rejected};
 use super::select::SelectProvider;
 use crate::provider::TokenProvider;
 
@@ -25,7 +24,7 @@ use crate::provider::TokenProvider;
 /// ```
 pub struct BearerMiddleware {
     selector: Arc<dyn SelectProvider>,
-    config: Config,
+    config: BearerConfig,
 }
 
 impl std::fmt::Debug for BearerMiddleware {
@@ -47,7 +46,7 @@ impl BearerMiddleware {
     pub fn with_selector(selector: impl SelectProvider) -> Self {
         Self {
             selector: Arc::new(selector),
-            config: Config::default(),
+            config: BearerConfig::default(),
         }
     }
 

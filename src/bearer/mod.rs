@@ -66,13 +66,16 @@ mod layer;
 #[cfg(feature = "reqwest-middleware")]
 mod middleware;
 mod request;
+mod retry;
 mod select;
+mod service;
 
 pub use challenge::{Challenge, parse_challenges};
 pub use error::BearerError;
-pub use future::{InnerService, ResponseFuture};
-pub use layer::{Bearer, BearerLayer};
+pub use future::ResponseFuture;
+pub use layer::BearerLayer;
 #[cfg(feature = "reqwest-middleware")]
 pub use middleware::BearerMiddleware;
-pub use request::{BearerRequest, BearerResponse, HttpReplay, ReplayBody};
+pub use request::{BearerRequest, BearerResponse, HttpReplay, InnerService, ReplayBody};
 pub use select::{ByHost, SelectProvider};
+pub use service::Bearer;

@@ -1,7 +1,31 @@
-//! What the layer needs from a request and a response, for `http` types and for reqwest's own.
+//! What the layer needs from a request, a response and the service it wraps, for `http` types and
+//! for reqwest's own.
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
+use tower_service::Service;
+
+/// What the layer needs of the service it wraps: sendable, with a readable response. Implemented for
+/// every such service; named once so the bounds are not repeated at each use.
+pub trait InnerService<R>:
+    Service<
+        R,
+        Response: BearerResponse + Send + 'static,
+        Error: Send + 'static,
+        Future: Send + 'static,
+    > + Send
+    + 'static
+{
+}
+
+impl<S, R> InnerService<R> for S
+where
+    S: Service<R> + Send + 'static,
+    S::Response: BearerResponse + Send + 'static,
+    S::Error: Send + 'static,
+    S::Future: Send + 'static,
+{
+}
 
 /// A request whose headers the layer can set, and that it may be able to send twice.
 pub trait BearerRequest: Sized + Send + 'static {

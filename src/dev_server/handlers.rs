@@ -13,11 +13,11 @@ use axum::routing::{get, post};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::state::{DevClient, OAuthFailure, State, fail, lock};
+use super::state::{DevClient, OAuthFailure, ServerState, fail, lock};
 
-type S = AxState<Arc<State>>;
+type S = AxState<Arc<ServerState>>;
 
-pub(crate) fn router(state: Arc<State>) -> Router {
+pub(crate) fn router(state: Arc<ServerState>) -> Router {
     Router::new()
         .route("/.well-known/oauth-authorization-server", get(metadata))
         .route(
@@ -269,7 +269,7 @@ async fn authorize(AxState(s): S, uri: axum::http::Uri) -> Response {
     }
 }
 
-fn api_key_ok(s: &State, headers: &HeaderMap) -> bool {
+fn api_key_ok(s: &ServerState, headers: &HeaderMap) -> bool {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -37,7 +37,7 @@ use crate::error::Error;
 use crate::jose::SigningAlgorithm;
 
 pub use state::DevClient;
-use state::State;
+use state::ServerState;
 
 /// Access-token lifetime by default.
 pub const DEFAULT_DEV_TTL: Duration = Duration::from_secs(3600);
@@ -45,7 +45,7 @@ pub const DEFAULT_DEV_TTL: Duration = Duration::from_secs(3600);
 /// A running dev server; stops when dropped.
 pub struct DevServer {
     addr: SocketAddr,
-    state: Arc<State>,
+    state: Arc<ServerState>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -119,7 +119,7 @@ impl DevServerBuilder {
             .local_addr()
             .map_err(|e| Error::config_caused_by(format!("no local address: {e}"), e))?;
         let issuer = format!("http://{addr}");
-        let state = Arc::new(State::new(issuer, self.alg, self.ttl, self.opaque)?);
+        let state = Arc::new(ServerState::new(issuer, self.alg, self.ttl, self.opaque)?);
         let app = handlers::router(state.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -117,7 +117,7 @@ pub(crate) struct Faults {
     pub(crate) jwks_unavailable: bool,
 }
 
-pub(crate) struct State {
+pub(crate) struct ServerState {
     pub(crate) issuer: String,
     pub(crate) api_key: String,
     pub(crate) ttl: Mutex<Duration>,
@@ -140,10 +140,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub(crate) fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::clock::since_epoch().map_or(0, |d| d.as_secs())
 }
 
 fn rfc3339_now() -> String {
@@ -167,7 +164,7 @@ pub(crate) fn fail(status: u16, code: &'static str, description: &'static str) -
     }
 }
 
-impl State {
+impl ServerState {
     pub(crate) fn new(
         issuer: String,
         alg: SigningAlgorithm,

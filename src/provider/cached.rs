@@ -1,17 +1,23 @@
 //! [`CachedToken`]: what `TokenProvider::token()` hands out.
 
 use std::fmt;
-use std::sync::Weak;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 
 use http::HeaderValue;
 use tokio::time::Instant;
 
 use super::TokenProvider;
 use super::policy::Schedule;
-use super::refresher::Refresher;
 use crate::secret::AccessToken;
 use crate::token::Token;
+
+/// What a token knows of the provider that issued it: enough to hand out a provider handle after a
+/// 401, and nothing of its internals.
+pub(crate) trait Issuer: Send + Sync {
+    /// A handle on this provider.
+    fn handle(self: Arc<Self>) -> TokenProvider;
+}
 
 /// A token as the provider holds it: the token set, a ready-made sensitive `Authorization` header
 /// value (so outbound layers never format per request), and a generation number that identifies it
@@ -27,7 +33,7 @@ pub struct CachedToken {
     pub(crate) invalidated: AtomicBool,
     /// The provider that issued it, so that a layer holding only the token can ask for a new one after
     /// a 401 without keeping a provider handle per request.
-    pub(crate) provider: Weak<Refresher>,
+    pub(crate) provider: Weak<dyn Issuer>,
 }
 
 impl CachedToken {
@@ -37,7 +43,7 @@ impl CachedToken {
         generation: u64,
         schedule: Schedule,
         now: Instant,
-        provider: Weak<Refresher>,
+        provider: Weak<dyn Issuer>,
     ) -> Self {
         // The header's bytes start out uniquely owned; the first clone converts them to a shared
         // buffer, which allocates. Do that here, once per token, not on some request's hot path.
@@ -100,9 +106,7 @@ impl CachedToken {
 
     /// The provider that issued this token, while it is alive.
     pub(crate) fn provider(&self) -> Option<TokenProvider> {
-        self.provider
-            .upgrade()
-            .map(|shared| TokenProvider { shared })
+        self.provider.upgrade().map(Issuer::handle)
     }
 
     pub(crate) fn mark_stale(&self) {

@@ -18,11 +18,12 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::cached::CachedToken;
+use super::TokenProvider;
+use super::cached::{CachedToken, Issuer};
 use super::policy::RefreshPolicy;
 use super::source::{BoxFuture, TokenSource};
 use crate::error::{Error, ErrorClass, TransportError, UnexpectedReason};
-use crate::flight::{Cell, Jitter, Landing, State, Waited, Waiter};
+use crate::flight::{Cell, CellState, Jitter, Landing, Waited, Waiter};
 use crate::token::Token;
 
 /// A persistence hook: receives every new token set before it is published.
@@ -66,7 +67,7 @@ pub(crate) struct Bookkeeping {
 }
 
 type TokenCell = Cell<CachedToken, Fetched, Bookkeeping>;
-type Locked<'a> = std::sync::MutexGuard<'a, State<Fetched, Bookkeeping>>;
+type Locked<'a> = std::sync::MutexGuard<'a, CellState<Fetched, Bookkeeping>>;
 
 pub(crate) struct Refresher {
     pub(crate) cell: TokenCell,
@@ -80,6 +81,12 @@ pub(crate) struct Refresher {
     jitter: JitterFn,
     hook: Option<PersistHook>,
     pub(crate) counters: Counters,
+}
+
+impl Issuer for Refresher {
+    fn handle(self: Arc<Self>) -> TokenProvider {
+        TokenProvider { shared: self }
+    }
 }
 
 impl Drop for Refresher {
@@ -115,7 +122,14 @@ impl Refresher {
                     token.refresh_in(),
                     jitter(),
                 );
-                let cached = CachedToken::new(token, header, 1, schedule, now, weak.clone());
+                let cached = CachedToken::new(
+                    token,
+                    header,
+                    1,
+                    schedule,
+                    now,
+                    weak.clone() as Weak<Refresher>,
+                );
                 // No timer runs yet: the first caller must take the slow path and start it.
                 cached.mark_stale();
                 Arc::new(cached)
@@ -415,7 +429,7 @@ impl Refresher {
                     ctl.ext.generation,
                     schedule,
                     now,
-                    Arc::downgrade(&self),
+                    Arc::downgrade(&self) as Weak<Refresher>,
                 ));
                 self.cell.store(Some(cached.clone()));
                 self.current_generation

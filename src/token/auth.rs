@@ -1,7 +1,7 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2, OIDC Core §9).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -175,9 +175,8 @@ impl ClientAuth {
     }
 
     fn assertion(&self, key: &SigningKey, endpoint: &str) -> Result<String, Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| {
+        let now = crate::clock::since_epoch()
+            .ok_or_else(|| {
                 Error::internal(
                     crate::ErrorClass::Permanent,
                     "the system clock is before 1970",

@@ -34,28 +34,28 @@ pub(crate) struct Entry {
     pub(crate) issuer: usize,
 }
 
-struct Inner {
+struct Entries {
     map: HashMap<Digest, Arc<Entry>>,
     order: VecDeque<Digest>,
 }
 
 pub(crate) struct VerifiedCache {
     capacity: usize,
-    inner: Mutex<Inner>,
+    inner: Mutex<Entries>,
 }
 
 impl VerifiedCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            inner: Mutex::new(Inner {
+            inner: Mutex::new(Entries {
                 map: HashMap::new(),
                 order: VecDeque::new(),
             }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -83,7 +83,7 @@ impl VerifiedCache {
         }
         // Keep the order queue from growing past the map with removed keys.
         if inner.order.len() > 2 * self.capacity {
-            let Inner { map, order } = &mut *inner;
+            let Entries { map, order } = &mut *inner;
             order.retain(|k| map.contains_key(k));
         }
     }

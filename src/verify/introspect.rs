@@ -40,7 +40,7 @@ struct Cache {
     order: VecDeque<Digest>,
 }
 
-struct Inner {
+struct IntrospectorState {
     url: Url,
     auth: ClientAuth,
     http: HttpClient,
@@ -69,7 +69,7 @@ struct Inner {
 /// ```
 #[derive(Clone)]
 pub struct Introspector {
-    inner: Arc<Inner>,
+    inner: Arc<IntrospectorState>,
 }
 
 impl std::fmt::Debug for Introspector {
@@ -79,13 +79,6 @@ impl std::fmt::Debug for Introspector {
             .field("client", &self.inner.auth)
             .finish_non_exhaustive()
     }
-}
-
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 impl Introspector {
@@ -104,7 +97,7 @@ impl Introspector {
 
     fn with_url(http: HttpClient, url: Url, auth: ClientAuth) -> Self {
         Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new(IntrospectorState {
                 url,
                 auth,
                 http,
@@ -117,12 +110,12 @@ impl Introspector {
                 }),
                 calls: AtomicU64::new(0),
                 hits: AtomicU64::new(0),
-                clock: Arc::new(unix_now),
+                clock: crate::clock::system(),
             }),
         }
     }
 
-    fn edit(mut self, f: impl FnOnce(&mut Inner)) -> Self {
+    fn edit(mut self, f: impl FnOnce(&mut IntrospectorState)) -> Self {
         // Only called while building, before any clone exists.
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             f(inner);

@@ -14,7 +14,7 @@ use url::Url;
 use super::error::VerifyError;
 use super::keys::{VerifyingKey, ingest};
 use crate::error::{Error, ErrorClass};
-use crate::flight::{Backoff, Cell, Jitter, Landing, State, Waited, Waiter};
+use crate::flight::{Backoff, Cell, CellState, Jitter, Landing, Waited, Waiter};
 use crate::http::HttpClient;
 use crate::jose::SigningAlgorithm;
 use crate::metadata::AuthorizationServerMetadata;
@@ -138,7 +138,7 @@ pub(crate) struct JwksCache {
     pub(crate) fetches: std::sync::atomic::AtomicU64,
 }
 
-type Locked<'a> = std::sync::MutexGuard<'a, State<Fetched, KidMemory>>;
+type Locked<'a> = std::sync::MutexGuard<'a, CellState<Fetched, KidMemory>>;
 
 impl JwksCache {
     pub(crate) fn new(

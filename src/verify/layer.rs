@@ -64,7 +64,7 @@ impl Validator {
     }
 }
 
-struct Shared {
+struct LayerState {
     validator: Validator,
     challenge: Arc<ChallengeConfig>,
     optional: bool,
@@ -75,7 +75,7 @@ struct Shared {
 /// [`Verified<C>`](Verified), [`GrantedScopes`] and the [`ChallengeConfig`] in its extensions;
 /// otherwise the layer answers as RFC 6750 §3 says (see the module docs).
 pub struct VerifyLayer<C = Value> {
-    shared: Arc<Shared>,
+    shared: Arc<LayerState>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -115,7 +115,7 @@ impl VerifyLayer<Value> {
 
     fn with(validator: Validator) -> Self {
         Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(LayerState {
                 validator,
                 challenge: Arc::new(ChallengeConfig::default()),
                 optional: false,
@@ -127,8 +127,8 @@ impl VerifyLayer<Value> {
 }
 
 impl<C> VerifyLayer<C> {
-    fn edit(self, f: impl FnOnce(&mut Shared)) -> Self {
-        let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| Shared {
+    fn edit(self, f: impl FnOnce(&mut LayerState)) -> Self {
+        let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| LayerState {
             validator: arc.validator.clone(),
             challenge: arc.challenge.clone(),
             optional: arc.optional,
@@ -207,7 +207,7 @@ impl<S, C> Layer<S> for VerifyLayer<C> {
 /// The service [`VerifyLayer`] produces.
 pub struct VerifyService<S, C = Value> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<LayerState>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -288,7 +288,7 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Rejectio
         .map_err(|_| Rejection::InvalidRequest("the bearer token is not a token68 value"))
 }
 
-fn reject<B: From<String>>(shared: &Shared, rejection: &Rejection) -> Response<B> {
+fn reject<B: From<String>>(shared: &LayerState, rejection: &Rejection) -> Response<B> {
     crate::observe::rejected(rejection.reason());
     tracing::debug!(
         reason = rejection.reason(),

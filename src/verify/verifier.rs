@@ -1,0 +1,225 @@
+//! [`Verifier`]: checks a token against its issuer's keys and the rules, with an optional cache of
+//! verified tokens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::hmac;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::cache;
+use super::jwks::{JwksCache, KeysHealth};
+use super::jwt;
+use super::validation::{self, Rules, TypProfile};
+use super::{Verified, VerifyError};
+use crate::clock::WallClock;
+use crate::jose::SigningAlgorithm;
+
+pub(super) enum Keys {
+    Jwks(Arc<JwksCache>),
+    Hmac(Box<hmac::Key>, Vec<SigningAlgorithm>),
+}
+
+pub(super) struct IssuerEntry {
+    pub(super) issuer: String,
+    pub(super) keys: Keys,
+}
+
+/// What a [`Verifier`] holds: the issuers and their keys, and the rules.
+pub(super) struct VerifierState {
+    pub(super) issuers: Vec<IssuerEntry>,
+    pub(super) audiences: Vec<String>,
+    pub(super) allowed: Vec<SigningAlgorithm>,
+    pub(super) leeway: f64,
+    pub(super) profile: TypProfile,
+    pub(super) accept_scp: bool,
+    pub(super) max_token_bytes: usize,
+    pub(super) clock: WallClock,
+    pub(super) cache: Option<cache::VerifiedCache>,
+}
+
+/// Verifies JWT access tokens. Cheap to clone.
+#[derive(Clone)]
+pub struct Verifier {
+    pub(super) inner: Arc<VerifierState>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field(
+                "issuers",
+                &self
+                    .inner
+                    .issuers
+                    .iter()
+                    .map(|i| &i.issuer)
+                    .collect::<Vec<_>>(),
+            )
+            .field("audiences", &self.inner.audiences)
+            .field("algorithms", &self.inner.allowed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Verifies `token` and deserializes its claims into `C` (use `serde_json::Value` for all claims).
+    pub async fn verify<C: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<Verified<C>, VerifyError> {
+        let inner = &*self.inner;
+        let cached = match &inner.cache {
+            Some(cache) if token.len() <= inner.max_token_bytes => {
+                let key = cache::digest(token);
+                if let Some(hit) = self.cache_hit::<C>(cache, &key) {
+                    return hit;
+                }
+                Some((cache, key))
+            }
+            _ => None,
+        };
+        let jws = jwt::parse(token, inner.max_token_bytes, &inner.allowed)?;
+        validation::check_typ(jws.header.typ.as_deref(), inner.profile)?;
+        // Choose the issuer's keys by the unverified `iss`; exact equality is required again below.
+        let (issuer_index, entry) = match jws.claims.get("iss") {
+            Some(Value::String(iss)) => inner
+                .issuers
+                .iter()
+                .enumerate()
+                .find(|(_, e)| e.issuer == *iss)
+                .ok_or(VerifyError::IssuerMismatch)?,
+            Some(_) => return Err(VerifyError::InvalidClaim("iss")),
+            None => return Err(VerifyError::MissingClaim("iss")),
+        };
+        let alg = jws.header.alg;
+        match &entry.keys {
+            Keys::Jwks(cache) => {
+                if alg.is_hmac() {
+                    return Err(VerifyError::AlgNotAllowed);
+                }
+                let key = cache.key_for(jws.header.kid.as_deref(), alg).await?;
+                if !key.verify(alg, jws.signing_input, &jws.signature) {
+                    return Err(VerifyError::BadSignature);
+                }
+            }
+            Keys::Hmac(key, algs) => {
+                if !algs.contains(&alg) {
+                    return Err(VerifyError::AlgNotAllowed);
+                }
+                let tag_ok = hmac::verify(key, jws.signing_input, &jws.signature).is_ok();
+                if !tag_ok {
+                    return Err(VerifyError::BadSignature);
+                }
+            }
+        }
+        let rules = Rules {
+            issuer: &entry.issuer,
+            audiences: &inner.audiences,
+            leeway: inner.leeway,
+            now: (inner.clock)(),
+            profile: inner.profile,
+        };
+        let standard = validation::validate(&jws.claims, &rules)?;
+        let scopes: Arc<[String]> = validation::scopes(&jws.claims, inner.accept_scp)?.into();
+        let claims_value = Value::Object(jws.claims);
+        let Some((cache, key)) = cached else {
+            // No cache: deserialize from the value itself, moving rather than copying its strings.
+            return Ok(Verified {
+                claims: C::deserialize(claims_value).map_err(|_| VerifyError::CustomClaims)?,
+                standard,
+                scopes,
+                kid: jws.header.kid,
+                alg: Some(alg),
+            });
+        };
+        let claims = C::deserialize(&claims_value).map_err(|_| VerifyError::CustomClaims)?;
+        cache.insert(
+            key,
+            cache::Entry {
+                claims: claims_value,
+                standard: standard.clone(),
+                scopes: scopes.clone(),
+                kid: jws.header.kid.clone(),
+                alg,
+                issuer: issuer_index,
+            },
+        );
+        Ok(Verified {
+            claims,
+            standard,
+            scopes,
+            kid: jws.header.kid,
+            alg: Some(alg),
+        })
+    }
+
+    /// A cached verification of the same token, if it is still unexpired and its key is still
+    /// published; a stale entry is removed.
+    fn cache_hit<C: DeserializeOwned>(
+        &self,
+        cache: &cache::VerifiedCache,
+        key: &cache::Digest,
+    ) -> Option<Result<Verified<C>, VerifyError>> {
+        let inner = &*self.inner;
+        let hit = cache.get(key)?;
+        let now = (inner.clock)();
+        let key_still_published = match &inner.issuers.get(hit.issuer)?.keys {
+            Keys::Jwks(jwks) => jwks.has_key(hit.kid.as_deref(), hit.alg),
+            Keys::Hmac(..) => true,
+        };
+        if now >= hit.standard.exp + inner.leeway || !key_still_published {
+            cache.remove(key);
+            return None;
+        }
+        Some(
+            C::deserialize(&hit.claims)
+                .map_err(|_| VerifyError::CustomClaims)
+                .map(|claims| Verified {
+                    claims,
+                    standard: hit.standard.clone(),
+                    scopes: hit.scopes.clone(),
+                    kid: hit.kid.clone(),
+                    alg: Some(hit.alg),
+                }),
+        )
+    }
+
+    /// Entries in the verified-token cache (0 when it is off).
+    pub fn cached_tokens(&self) -> usize {
+        self.inner
+            .cache
+            .as_ref()
+            .map_or(0, cache::VerifiedCache::len)
+    }
+
+    /// The key health of each issuer (HMAC issuers are always loaded).
+    pub fn health(&self) -> Vec<(String, KeysHealth)> {
+        self.inner
+            .issuers
+            .iter()
+            .map(|e| {
+                let h = match &e.keys {
+                    Keys::Jwks(c) => c.health(),
+                    Keys::Hmac(..) => KeysHealth::Loaded {
+                        age: Duration::ZERO,
+                    },
+                };
+                (e.issuer.clone(), h)
+            })
+            .collect()
+    }
+
+    /// How many JWKS fetches each issuer's cache has made (for tests and metrics).
+    pub fn jwks_fetches(&self) -> u64 {
+        self.inner
+            .issuers
+            .iter()
+            .map(|e| match &e.keys {
+                Keys::Jwks(c) => c.fetches.load(std::sync::atomic::Ordering::Relaxed),
+                Keys::Hmac(..) => 0,
+            })
+            .sum()
+    }
+}
