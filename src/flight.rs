@@ -231,7 +231,7 @@ impl<T, R, S> Cell<T, R, S> {
 
     /// The refresh state. Nothing panics while holding it; the data is recovered if something did.
     pub(crate) fn lock(&self) -> MutexGuard<'_, CellState<R, S>> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock::lock(&self.state)
     }
 
     /// The refresh state through `&mut self` (no locking), e.g. in `Drop`.

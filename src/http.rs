@@ -51,11 +51,11 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client with the defaults: 10 s per attempt, 5 s to connect, 1 MiB bodies, no redirects.
     pub fn new() -> Result<Self, Error> {
-        Self::with_connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+        Self::new_with_connect_timeout(DEFAULT_CONNECT_TIMEOUT)
     }
 
     /// Like [`new`](Self::new) with another connect timeout (the JWKS fetcher uses 2 s).
-    pub fn with_connect_timeout(connect: Duration) -> Result<Self, Error> {
+    pub fn new_with_connect_timeout(connect: Duration) -> Result<Self, Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect)
@@ -198,12 +198,18 @@ impl HttpClient {
     }
 }
 
+/// A loopback host: a loopback IP literal, or `localhost`.
 fn is_loopback(url: &Url) -> bool {
+    is_loopback_ip(url)
+        || matches!(url.host(), Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost"))
+}
+
+/// A loopback IP literal (RFC 8252 §7.3 prefers these to `localhost` for redirect URIs).
+pub(crate) fn is_loopback_ip(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
+        _ => false,
     }
 }
 

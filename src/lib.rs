@@ -145,6 +145,7 @@ pub mod error;
 mod flight;
 pub mod http;
 mod jose;
+mod lock;
 pub mod metadata;
 pub mod observe;
 pub mod provider;

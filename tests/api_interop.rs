@@ -71,7 +71,7 @@ async fn discovery_jwks_registration_and_introspection() {
         .clone()
         .expect("a confidential client gets a secret");
     assert!(!format!("{registered:?}").contains(secret.secret()));
-    let endpoint = TokenEndpoint::with_http(
+    let endpoint = TokenEndpoint::new_with_http(
         http(),
         &peer.token_url(),
         ClientAuth::basic(registered.client_id.clone(), secret),
@@ -86,7 +86,7 @@ async fn discovery_jwks_registration_and_introspection() {
         registered.client_id.as_str()
     );
 
-    let opaque = TokenEndpoint::with_http(
+    let opaque = TokenEndpoint::new_with_http(
         http(),
         &peer.token_url(),
         ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),

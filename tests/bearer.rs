@@ -25,7 +25,7 @@ use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 fn provider_for(peer: &Peer, client: &str, secret: &str) -> TokenProvider {
     let http = HttpClient::new().unwrap().allow_http_loopback(true);
-    let endpoint = TokenEndpoint::with_http(
+    let endpoint = TokenEndpoint::new_with_http(
         http,
         &peer.token_url(),
         ClientAuth::basic(client, ClientSecret::new(secret)),
@@ -343,7 +343,7 @@ async fn providers_are_chosen_per_host_and_unknown_hosts_are_refused() {
     let a = provider_for(&peer, "basic-client", "basic-secret");
     let b = provider_for(&peer, "post-client", "post-secret");
     let client =
-        BearerLayer::with_selector(ByHost::new().host("127.0.0.1", a).host("LOCALHOST", b))
+        BearerLayer::from_selector(ByHost::new().host("127.0.0.1", a).host("LOCALHOST", b))
             .layer(hyper_client::<Empty<Bytes>>());
     let via_ip = text(client.clone().oneshot(get(&rs.url("/echo"))).await.unwrap()).await;
     assert_eq!(

@@ -117,7 +117,7 @@ async fn the_typed_client_manages_clients_and_grants() {
         "the secret is shown only at creation"
     );
     // The new client gets tokens.
-    let endpoint = TokenEndpoint::with_http(
+    let endpoint = TokenEndpoint::new_with_http(
         http(),
         &dev.token_url(),
         ClientAuth::basic(created.client_id.clone(), secret),
@@ -265,7 +265,7 @@ async fn opaque_tokens_introspect_until_their_grant_is_revoked() {
     .unwrap();
     let code = approved_code(&dev, &url);
     let endpoint =
-        TokenEndpoint::with_http(http(), &dev.token_url(), ClientAuth::none(app)).unwrap();
+        TokenEndpoint::new_with_http(http(), &dev.token_url(), ClientAuth::none(app)).unwrap();
     let token = endpoint
         .exchange_code(&code, CALLBACK, Some(pkce.verifier()))
         .await
@@ -286,7 +286,7 @@ async fn opaque_tokens_introspect_until_their_grant_is_revoked() {
 async fn fault_injection_reaches_the_library_as_typed_errors() {
     let dev = DevServer::start().await.unwrap();
     let (id, secret) = dev.add_client("svc", &["read"]);
-    let endpoint = TokenEndpoint::with_http(
+    let endpoint = TokenEndpoint::new_with_http(
         http(),
         &dev.token_url(),
         ClientAuth::basic(id, ClientSecret::new(secret)),
@@ -307,7 +307,7 @@ async fn fault_injection_reaches_the_library_as_typed_errors() {
         Error::UnexpectedResponse(_)
     ));
     dev.set_token_latency(Duration::from_millis(300));
-    let slow = TokenEndpoint::with_http(
+    let slow = TokenEndpoint::new_with_http(
         http().with_timeout(Duration::from_millis(100)),
         &dev.token_url(),
         endpoint.client_auth().clone(),
@@ -349,7 +349,7 @@ async fn the_dev_server_rejects_what_oidc_provider_rejects() {
 
     // A wrong secret.
     let bad = |url: &str, id: &str| {
-        TokenEndpoint::with_http(
+        TokenEndpoint::new_with_http(
             http(),
             url,
             ClientAuth::basic(id, ClientSecret::new("wrong")),
@@ -376,10 +376,10 @@ async fn the_dev_server_rejects_what_oidc_provider_rejects() {
         approved_code(&dev, &url)
     };
     let peer_ep =
-        TokenEndpoint::with_http(http(), &peer.token_url(), ClientAuth::none("public-client"))
+        TokenEndpoint::new_with_http(http(), &peer.token_url(), ClientAuth::none("public-client"))
             .unwrap();
     let dev_ep =
-        TokenEndpoint::with_http(http(), &dev.token_url(), ClientAuth::none(dev_app.clone()))
+        TokenEndpoint::new_with_http(http(), &dev.token_url(), ClientAuth::none(dev_app.clone()))
             .unwrap();
     let (p1, p2, other) = (
         PkcePair::generate().unwrap(),
@@ -531,7 +531,7 @@ async fn the_axum_protected_example_protects_its_routes() {
         .unwrap_or_else(|| panic!("{line}"))
         .to_owned();
     let (id, secret) = dev.add_client("caller", &["read"]);
-    let token = TokenEndpoint::with_http(
+    let token = TokenEndpoint::new_with_http(
         http(),
         &dev.token_url(),
         ClientAuth::basic(id.clone(), ClientSecret::new(secret)),

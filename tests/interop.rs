@@ -14,7 +14,7 @@ fn http() -> HttpClient {
 }
 
 fn endpoint(peer: &Peer, auth: ClientAuth) -> TokenEndpoint {
-    TokenEndpoint::with_http(http(), &peer.token_url(), auth).unwrap()
+    TokenEndpoint::new_with_http(http(), &peer.token_url(), auth).unwrap()
 }
 
 /// Checks the token is the peer's JWT access token for `client_id`, and returns its claims.
@@ -416,7 +416,7 @@ async fn discovery_rejects_an_issuer_mismatch() {
 #[tokio::test]
 async fn plain_http_needs_the_loopback_opt_in() {
     let peer = Peer::start();
-    let err = TokenEndpoint::with_http(
+    let err = TokenEndpoint::new_with_http(
         HttpClient::new().unwrap(),
         &peer.token_url(),
         ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),

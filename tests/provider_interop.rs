@@ -28,7 +28,7 @@ fn wall_clock_secs() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_callers_at_cold_start_hit_the_real_server_once() {
     let peer = Peer::start();
-    let endpoint = TokenEndpoint::with_http(
+    let endpoint = TokenEndpoint::new_with_http(
         http(),
         &peer.token_url(),
         ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),
@@ -53,7 +53,7 @@ async fn ten_thousand_callers_at_cold_start_hit_the_real_server_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_second_tokens_are_refreshed_ahead_through_three_cycles_without_callers_waiting() {
     let peer = Peer::start_with(serde_json::json!({ "accessTokenTTL": 5 }));
-    let endpoint = TokenEndpoint::with_http(
+    let endpoint = TokenEndpoint::new_with_http(
         http(),
         &peer.token_url(),
         ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),
@@ -105,7 +105,7 @@ async fn rotating_refresh_tokens_survive_a_hundred_cycles_and_bursts() {
             None,
         )
         .await;
-    let endpoint = TokenEndpoint::with_http(
+    let endpoint = TokenEndpoint::new_with_http(
         http(),
         &peer.token_url(),
         ClientAuth::basic("code-client", ClientSecret::new("code-secret")),
@@ -162,7 +162,7 @@ async fn rotating_refresh_tokens_survive_a_hundred_cycles_and_bursts() {
 async fn an_outage_while_the_token_is_valid_fails_no_caller_and_recovers_on_the_first_good_attempt()
 {
     let mut server = FakeTokenServer::start(10).await;
-    let endpoint = TokenEndpoint::with_http(
+    let endpoint = TokenEndpoint::new_with_http(
         http().with_timeout(Duration::from_millis(300)),
         &server.url(),
         ClientAuth::basic("c", ClientSecret::new("s")),
@@ -242,7 +242,7 @@ async fn no_call_fails_while_a_usable_token_exists(fault: support::fault_proxy::
     let policy = RefreshPolicy::default();
     let mut providers = Vec::new();
     for _ in 0..3 {
-        let endpoint = TokenEndpoint::with_http(
+        let endpoint = TokenEndpoint::new_with_http(
             http(),
             &token_url,
             ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),

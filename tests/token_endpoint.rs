@@ -25,7 +25,7 @@ fn basic() -> ClientAuth {
 }
 
 async fn endpoint_with(server: &MockServer, auth: ClientAuth, http: HttpClient) -> TokenEndpoint {
-    TokenEndpoint::with_http(http, &format!("{}/oauth/token", server.uri()), auth).unwrap()
+    TokenEndpoint::new_with_http(http, &format!("{}/oauth/token", server.uri()), auth).unwrap()
 }
 
 fn ok() -> ResponseTemplate {
@@ -428,7 +428,7 @@ async fn endless_chunked_server() -> (String, tokio::task::JoinHandle<()>) {
 #[tokio::test]
 async fn oversized_streamed_body_is_cut_off_at_the_limit() {
     let (url, task) = endless_chunked_server().await;
-    let ep = TokenEndpoint::with_http(http().with_max_body(64 * 1024), &url, basic()).unwrap();
+    let ep = TokenEndpoint::new_with_http(http().with_max_body(64 * 1024), &url, basic()).unwrap();
     let err = ep
         .client_credentials(&ClientCredentials::new())
         .await
@@ -471,7 +471,7 @@ async fn connection_refused_is_a_transient_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/token", listener.local_addr().unwrap());
     drop(listener);
-    let ep = TokenEndpoint::with_http(http(), &url, basic()).unwrap();
+    let ep = TokenEndpoint::new_with_http(http(), &url, basic()).unwrap();
     let err = ep
         .client_credentials(&ClientCredentials::new())
         .await
@@ -560,7 +560,8 @@ async fn a_failed_tls_handshake_is_a_permanent_tls_error() {
             .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
             .await;
     });
-    let ep = TokenEndpoint::with_http(http(), &format!("https://{addr}/token"), basic()).unwrap();
+    let ep =
+        TokenEndpoint::new_with_http(http(), &format!("https://{addr}/token"), basic()).unwrap();
     let err = ep
         .client_credentials(&ClientCredentials::new())
         .await

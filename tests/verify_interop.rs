@@ -14,7 +14,7 @@ fn http() -> HttpClient {
 }
 
 async fn token_for(peer: &Peer, resource: &str) -> String {
-    let endpoint = TokenEndpoint::with_http(
+    let endpoint = TokenEndpoint::new_with_http(
         http(),
         &peer.token_url(),
         ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),

@@ -416,7 +416,7 @@ async fn keys_unavailable_is_503_with_retry_after() {
 async fn the_real_servers_jwt_and_opaque_tokens() {
     let peer = support::Peer::start();
     let http = HttpClient::new().unwrap().allow_http_loopback(true);
-    let endpoint = TokenEndpoint::with_http(
+    let endpoint = TokenEndpoint::new_with_http(
         http.clone(),
         &peer.token_url(),
         ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),

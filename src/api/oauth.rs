@@ -181,7 +181,7 @@ impl Telnyx {
             .client_auth
             .clone()
             .ok_or_else(|| Error::config("the token endpoint needs client credentials (TELNYX_CLIENT_ID / TELNYX_CLIENT_SECRET)"))?;
-        Ok(TokenEndpoint::with_http(
+        Ok(TokenEndpoint::new_with_http(
             self.inner.http.clone(),
             self.url("oauth/token")?.as_str(),
             auth,

@@ -38,13 +38,13 @@ impl<P> fmt::Debug for BearerLayer<P> {
 impl BearerLayer<TokenProvider> {
     /// A layer using one provider for every request.
     pub fn new(provider: TokenProvider) -> Self {
-        Self::with_selector(provider)
+        Self::from_selector(provider)
     }
 }
 
 impl<P: SelectProvider> BearerLayer<P> {
     /// A layer choosing the provider per request (e.g. [`ByHost`](super::ByHost)).
-    pub fn with_selector(selector: P) -> Self {
+    pub fn from_selector(selector: P) -> Self {
         Self {
             selector: Arc::new(selector),
             config: BearerConfig::default(),

@@ -39,11 +39,11 @@ impl std::fmt::Debug for BearerMiddleware {
 impl BearerMiddleware {
     /// One provider for every request.
     pub fn new(provider: TokenProvider) -> Self {
-        Self::with_selector(provider)
+        Self::from_selector(provider)
     }
 
     /// A provider chosen per request.
-    pub fn with_selector(selector: impl SelectProvider) -> Self {
+    pub fn from_selector(selector: impl SelectProvider) -> Self {
         Self {
             selector: Arc::new(selector),
             config: BearerConfig::default(),

@@ -9,7 +9,7 @@
 //! # async fn main() -> Result<(), telnyx_oauth::Error> {
 //! let server = DevServer::start().await?;
 //! let (client_id, secret) = server.add_client("svc", &["read"]);
-//! let endpoint = TokenEndpoint::with_http(
+//! let endpoint = TokenEndpoint::new_with_http(
 //!     HttpClient::new()?.allow_http_loopback(true),
 //!     &server.token_url(),
 //!     ClientAuth::basic(client_id, ClientSecret::new(secret)),
@@ -195,7 +195,7 @@ impl DevServer {
 
     /// Sets the access-token lifetime for tokens issued from now on.
     pub fn set_ttl(&self, ttl: Duration) {
-        *self.state.ttl.lock().unwrap_or_else(|p| p.into_inner()) = ttl;
+        *crate::lock::lock(&self.state.ttl) = ttl;
     }
 
     /// Fails the next `n` token requests with `status` (a `server_error` body).

@@ -135,9 +135,7 @@ pub(crate) struct ServerState {
     pub(crate) jwks_requests: AtomicU64,
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+pub(crate) use crate::lock::lock;
 
 pub(crate) fn now() -> u64 {
     crate::clock::since_epoch().map_or(0, |d| d.as_secs())
@@ -538,14 +536,7 @@ fn redirect_matches(registered: &str, requested: &str) -> bool {
     else {
         return false;
     };
-    let loopback_ip = |u: &url::Url| {
-        u.scheme() == "http"
-            && match u.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                _ => false,
-            }
-    };
+    let loopback_ip = |u: &url::Url| u.scheme() == "http" && crate::http::is_loopback_ip(u);
     if !loopback_ip(&registered) || !loopback_ip(&requested) {
         return false;
     }

@@ -134,11 +134,11 @@ struct TokenRequest<'a> {
 impl TokenEndpoint {
     /// A token endpoint at `url`, with the default [`HttpClient`].
     pub fn new(url: &str, auth: ClientAuth) -> Result<Self, Error> {
-        Self::with_http(HttpClient::new()?, url, auth)
+        Self::new_with_http(HttpClient::new()?, url, auth)
     }
 
     /// A token endpoint at `url`, through the given [`HttpClient`] (its timeout, limits, proxy, TLS).
-    pub fn with_http(http: HttpClient, url: &str, auth: ClientAuth) -> Result<Self, Error> {
+    pub fn new_with_http(http: HttpClient, url: &str, auth: ClientAuth) -> Result<Self, Error> {
         let url = http.check_url(url)?;
         Ok(Self {
             url,

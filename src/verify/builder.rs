@@ -206,7 +206,7 @@ impl VerifierBuilder {
         }
         let http = match self.http {
             Some(h) => h,
-            None => HttpClient::with_connect_timeout(JWKS_CONNECT_TIMEOUT)?,
+            None => HttpClient::new_with_connect_timeout(JWKS_CONNECT_TIMEOUT)?,
         };
         let jitter = self.jitter.unwrap_or_else(crate::flight::system_jitter);
         let mut issuers = Vec::new();

@@ -56,7 +56,7 @@ impl VerifiedCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock::lock(&self.inner)
     }
 
     pub(crate) fn get(&self, key: &Digest) -> Option<Arc<Entry>> {

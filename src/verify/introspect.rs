@@ -155,7 +155,7 @@ impl Introspector {
         let key = digest(token);
         let now = Instant::now();
         {
-            let cache = inner.cache.lock().unwrap_or_else(|p| p.into_inner());
+            let cache = crate::lock::lock(&inner.cache);
             if let Some((answer, until)) = cache.map.get(&key)
                 && now < *until
             {
@@ -186,7 +186,7 @@ impl Introspector {
             ttl = ttl.min(Duration::from_secs_f64(left));
         }
         if !ttl.is_zero() {
-            let mut cache = inner.cache.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cache = crate::lock::lock(&inner.cache);
             while cache.map.len() >= inner.capacity {
                 match cache.order.pop_front() {
                     Some(old) => {

@@ -94,11 +94,11 @@ async fn token_endpoint(
     auth: ClientAuth,
 ) -> Result<TokenEndpoint, Failure> {
     Ok(match (&endpoint.token_url, &endpoint.issuer) {
-        (Some(url), _) => TokenEndpoint::with_http(http, url, auth)?,
+        (Some(url), _) => TokenEndpoint::new_with_http(http, url, auth)?,
         (None, Some(issuer)) => TokenEndpoint::discover(http, issuer, auth)
             .await
             .map_err(|e| Failure::from(e).context("discovery"))?,
-        (None, None) => TokenEndpoint::with_http(http, telnyx::TOKEN_URL, auth)?,
+        (None, None) => TokenEndpoint::new_with_http(http, telnyx::TOKEN_URL, auth)?,
     })
 }
 
@@ -314,7 +314,7 @@ pub async fn authorize(args: AuthorizeArgs, allow_http: bool) -> Outcome {
             args.authorize_url
                 .clone()
                 .unwrap_or_else(|| telnyx::AUTHORIZE_URL.to_owned()),
-            TokenEndpoint::with_http(
+            TokenEndpoint::new_with_http(
                 http,
                 args.token_url.as_deref().unwrap_or(telnyx::TOKEN_URL),
                 auth,
