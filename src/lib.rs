@@ -137,7 +137,6 @@ macro_rules! inner_service_accessors {
 pub mod api;
 pub mod bearer;
 mod clock;
-mod der;
 #[cfg(feature = "dev-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
 pub mod dev_server;

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
-use crate::der::rsa_private_key_der;
+use crate::jose::der::rsa_private_key_der;
 use crate::error::{Error, ErrorClass};
 pub use crate::jose::SigningAlgorithm;
 use crate::secret::{ClientSecret, PrivateKeyBytes};

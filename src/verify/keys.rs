@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::der::rsa_public_key_der;
+use crate::jose::der::rsa_public_key_der;
 use crate::jose::SigningAlgorithm;
 
 /// What kind of key, which decides the algorithms it can verify.

@@ -1,6 +1,9 @@
 //! JOSE primitives shared by every side of the crate: the JWS algorithm names and, for each, the
-//! aws-lc-rs primitive that signs or verifies it. Client assertions (`token/`), the verifier
-//! (`verify/`) and the dev server all match algorithms here and nowhere else.
+//! aws-lc-rs primitive that signs or verifies it, and the DER encodings keys are built from. Client
+//! assertions (`token/`), the verifier (`verify/`) and the dev server all match algorithms here and
+//! nowhere else.
+
+pub(crate) mod der;
 
 use std::fmt;
 
