@@ -120,6 +120,13 @@ impl HttpClient {
         if parsed.cannot_be_a_base() || parsed.host_str().is_none() {
             return Err(Error::config("the URL has no host"));
         }
+        // Credentials in a URL end up in logs and proxies; they are never what an endpoint needs.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(Error::config(format!(
+                "`{}` carries user info; pass credentials through ClientAuth instead",
+                crate::error::endpoint_label(&parsed)
+            )));
+        }
         match parsed.scheme() {
             "https" => Ok(parsed),
             "http" if self.allow_http_loopback && is_loopback(&parsed) => Ok(parsed),
@@ -284,11 +291,11 @@ impl Response {
         {
             return Err(self.unexpected(UnexpectedReason::WrongContentType));
         }
-        serde_json::from_slice(&self.body).map_err(|e| {
-            self.unexpected(UnexpectedReason::InvalidJson {
-                line: e.line(),
-                column: e.column(),
-            })
+        crate::json::parse(&self.body).map_err(|e| match e {
+            crate::json::Invalid::Duplicate => self.unexpected(UnexpectedReason::DuplicateMember),
+            crate::json::Invalid::Syntax { line, column } => {
+                self.unexpected(UnexpectedReason::InvalidJson { line, column })
+            }
         })
     }
 
@@ -306,7 +313,7 @@ impl Response {
     /// Interprets the response as an error: an OAuth error body (RFC 6749 §5.2), or an unexpected
     /// response. API-specific error bodies are read by the API client on top of this.
     pub(crate) fn error(&self) -> Error {
-        if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&self.body)
+        if let Ok(Value::Object(map)) = crate::json::parse(&self.body)
             && let Some(Value::String(code)) = map.get("error")
         {
             return Error::OAuth(Box::new(oauth_error(self, code, &map)));
@@ -540,5 +547,38 @@ mod tests {
             let e = dev.check_url(bad).unwrap_err().to_string();
             assert!(!e.contains("hunter2"), "{e}");
         }
+    }
+
+    #[test]
+    fn urls_with_user_info_are_refused_without_echoing_it() {
+        let http = HttpClient::new().unwrap();
+        for url in [
+            "https://user:pass@as.example/token",
+            "https://user@as.example/token",
+            "https://:pass@as.example/token",
+        ] {
+            let err = http.check_url(url).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{url}");
+            let text = err.to_string();
+            assert!(text.contains("user info"), "{text}");
+            assert!(
+                !text.contains("user:") && !text.contains(":pass") && !text.contains("user@"),
+                "{text}"
+            );
+        }
+        assert!(http.check_url("https://as.example/token").is_ok());
+    }
+
+    #[test]
+    fn duplicate_members_in_a_response_are_a_typed_error() {
+        let r = response(
+            200,
+            Some("application/json"),
+            r#"{"issuer":"https://a","issuer":"https://evil"}"#,
+        );
+        let Err(Error::UnexpectedResponse(e)) = r.json_value() else {
+            panic!("accepted a document with a repeated member")
+        };
+        assert_eq!(e.reason, UnexpectedReason::DuplicateMember);
     }
 }

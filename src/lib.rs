@@ -144,6 +144,7 @@ pub mod error;
 mod flight;
 pub mod http;
 mod jose;
+mod json;
 mod lock;
 pub mod metadata;
 pub mod observe;

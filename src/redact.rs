@@ -31,8 +31,11 @@ const SENSITIVE_MEMBERS: &[&str] = &[
     "k",
 ];
 
-/// A short, printable start of a body, safe to log: JSON has its credential members redacted; text that
-/// is not JSON but mentions a credential member is withheld entirely.
+/// A short, printable start of a body, safe to log. Redaction works on the parsed value: JSON has its
+/// credential members redacted, whatever escapes spell their names. A body that cannot be parsed is
+/// shown only when it does not look like JSON (a truncated token response must not leak: its member
+/// names may be `\u`-escaped past any substring check), holds no escape sequence, and mentions no
+/// credential member; otherwise it is withheld entirely.
 pub(crate) fn body_preview(body: &[u8]) -> String {
     if body.is_empty() {
         return String::new();
@@ -44,10 +47,13 @@ pub(crate) fn body_preview(body: &[u8]) -> String {
         }
         Err(_) => {
             let lossy = String::from_utf8_lossy(body);
-            if SENSITIVE_MEMBERS
-                .iter()
-                .filter(|m| m.len() > 4)
-                .any(|m| lossy.contains(m))
+            let looks_like_json = lossy.trim_start().starts_with(['{', '[']);
+            if looks_like_json
+                || lossy.contains("\\u")
+                || SENSITIVE_MEMBERS
+                    .iter()
+                    .filter(|m| m.len() > 4)
+                    .any(|m| lossy.contains(m))
             {
                 return format!("{REDACTED} (unparseable body that may hold a credential)");
             }
@@ -101,6 +107,16 @@ mod tests {
     fn preview_withholds_truncated_json_holding_a_credential() {
         let p = body_preview(br#"{"access_token":"eyJSECRET","tok"#);
         assert!(!p.contains("SECRET"), "{p}");
+        // The member name escaped: no substring check can see it; the body is withheld all the same.
+        let p = body_preview(br#"{"\u0061ccess_token":"eyJSECRET","tok"#);
+        assert!(!p.contains("SECRET"), "{p}");
+        let p = body_preview(br#"  [{"x":"eyJSECRET"#);
+        assert!(!p.contains("SECRET"), "{p}");
+        // A parseable body with an escaped name is redacted on the parsed value.
+        let p = body_preview(br#"{"\u0061ccess_token":"eyJSECRET","token_type":"Bearer"}"#);
+        assert!(!p.contains("SECRET") && p.contains("token_type"), "{p}");
+        // Plain text without a credential member is still shown, to help debugging.
+        assert_eq!(body_preview(b"Bad Gateway"), "Bad Gateway");
     }
 
     #[test]

@@ -154,7 +154,11 @@ async fn counters_reach_the_metrics_facade() {
     assert_eq!(recorder.get("telnyx_oauth_verify_accepted_total"), 1);
     assert_eq!(
         recorder.get("telnyx_oauth_verify_rejections_total{reason=expired}"),
-        2
+        1
+    );
+    assert_eq!(
+        recorder.get("telnyx_oauth_verify_rejections_total{reason=invalid_numeric_date}"),
+        1
     );
     assert_eq!(
         recorder.get("telnyx_oauth_verify_rejections_total{reason=missing_credentials}"),

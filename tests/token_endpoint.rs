@@ -38,6 +38,15 @@ fn form(req: &Request) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A client_credentials request against `server` with the default client, expected to fail.
+async fn client_credentials_error(server: &MockServer) -> Error {
+    endpoint_with(server, basic(), http())
+        .await
+        .client_credentials(&ClientCredentials::new())
+        .await
+        .unwrap_err()
+}
+
 async fn one_request(server: &MockServer) -> Request {
     let mut requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1);
@@ -598,4 +607,42 @@ async fn expiry_is_counted_from_when_the_request_was_sent_not_when_a_slow_reply_
         token.obtained_at() - before
     );
     assert!(token.expires_at() < before + Duration::from_secs(3600) + delay);
+}
+
+#[tokio::test]
+async fn a_token_response_repeating_a_member_is_refused_and_its_tokens_stay_out_of_the_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"access_token":"at-SECRET-1","token_type":"Bearer","expires_in":3600,"access_token":"at-SECRET-2"}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let err = client_credentials_error(&server).await;
+    let Error::UnexpectedResponse(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.reason, UnexpectedReason::DuplicateMember);
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_truncated_token_response_with_an_escaped_member_name_leaks_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            // No credential member name appears verbatim: a substring check would let this through.
+            r#"{"\u0061ccess_\u0074oken":"at-SECRET","expi"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let err = client_credentials_error(&server).await;
+    assert!(matches!(err, Error::UnexpectedResponse(_)), "{err:?}");
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("SECRET"), "{text}");
+    }
 }

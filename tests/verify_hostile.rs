@@ -134,6 +134,99 @@ async fn the_strict_rfc_9068_profile_refuses_plain_jwt_types() {
             .unwrap_err(),
         VerifyError::Typ
     );
+    // typ is a media type: `application/at+jwt` in any casing is `at+jwt`; `application/jwt` is `JWT`.
+    for name in [
+        "valid typ application/at+jwt",
+        "valid typ Application/AT+JWT",
+    ] {
+        assert!(v.verify::<Value>(&by_name(name)).await.is_ok(), "{name}");
+    }
+    assert_eq!(
+        v.verify::<Value>(&by_name("valid typ application/jwt"))
+            .await
+            .unwrap_err(),
+        VerifyError::Typ
+    );
+}
+
+fn case<'a>(tokens: &'a Value, name: &str) -> &'a str {
+    tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name}"))["token"]
+        .as_str()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn header_supplied_keys_are_refused_by_default_and_only_ignored_on_request() {
+    let tokens = fixture("tokens.json");
+    let now = tokens["now"].as_f64().unwrap();
+    let strict = verifier(TypProfile::Compat).await;
+    let lenient = Verifier::builder()
+        .issuer_with_jwks(tokens["issuer"].as_str().unwrap(), fixture("jwks.json"))
+        .audience(tokens["audience"].as_str().unwrap())
+        .ignore_header_keys(true)
+        .clock(move || now)
+        .build()
+        .await
+        .unwrap();
+    for (name, member) in [
+        ("jku on a token our key signed", "jku"),
+        ("jwk on a token our key signed", "jwk"),
+    ] {
+        let t = case(&tokens, name);
+        assert_eq!(
+            strict.verify::<Value>(t).await.unwrap_err(),
+            VerifyError::HeaderKey(member),
+            "{name}"
+        );
+        // Ignored, not used: the issuer's own key verifies it.
+        assert!(lenient.verify::<Value>(t).await.is_ok(), "{name}");
+    }
+    // An attacker's key named in the header is never used, ignored or not.
+    for name in [
+        "jku to the attacker",
+        "x5c from the attacker",
+        "embedded jwk, our kid",
+    ] {
+        assert_eq!(
+            lenient
+                .verify::<Value>(case(&tokens, name))
+                .await
+                .unwrap_err(),
+            VerifyError::BadSignature,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_kid_may_name_keys_of_different_types_and_the_alg_chooses_between_them() {
+    let tokens = fixture("shared-kid-tokens.json");
+    let now = tokens["now"].as_f64().unwrap();
+    let v = Verifier::builder()
+        .issuer_with_jwks(
+            tokens["issuer"].as_str().unwrap(),
+            fixture("jwks-shared-kid.json"),
+        )
+        .audience(tokens["audience"].as_str().unwrap())
+        .clock(move || now)
+        .build()
+        .await
+        .unwrap();
+    let cases = tokens["tokens"].as_array().unwrap();
+    assert!(cases.len() >= 7);
+    for c in cases {
+        let (name, token, expect) = (
+            c["name"].as_str().unwrap(),
+            c["token"].as_str().unwrap(),
+            c["expect"].as_str().unwrap(),
+        );
+        assert_eq!(code(&v.verify::<Value>(token).await), expect, "{name}");
+    }
 }
 
 #[tokio::test]

@@ -193,7 +193,7 @@ async fn introspect(AxState(s): S, headers: HeaderMap, body: Bytes) -> Response 
 }
 
 async fn register(AxState(s): S, body: Bytes) -> Response {
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(req) = crate::json::parse(&body) else {
         return oauth_error(fail(400, "invalid_client_metadata", "the body is not JSON"));
     };
     let strings = |name: &str| -> Vec<String> {
@@ -317,7 +317,7 @@ async fn create_client(AxState(s): S, headers: HeaderMap, body: Bytes) -> Respon
     if !api_key_ok(&s, &headers) {
         return api_unauthorized();
     }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(req) = crate::json::parse(&body) else {
         return json_response(
             422,
             json!({"errors": [{"code": "10015", "title": "Bad request body"}]}),
@@ -374,7 +374,7 @@ async fn update_client(
     if !api_key_ok(&s, &headers) {
         return api_unauthorized();
     }
-    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let req: Value = crate::json::parse(&body).unwrap_or(Value::Null);
     let mut clients = lock(&s.clients);
     let Some(c) = clients.get_mut(&id) else {
         return not_found();

@@ -27,6 +27,9 @@ pub enum UnexpectedReason {
         /// The limit that was exceeded.
         limit: usize,
     },
+    /// A JSON object in the body repeats a member name (refused at any depth: parsers disagree on
+    /// which one wins).
+    DuplicateMember,
     /// A required member was missing.
     MissingField(&'static str),
     /// A member had a value we cannot accept.
@@ -48,6 +51,7 @@ impl fmt::Display for UnexpectedReason {
                 write!(f, "invalid JSON at line {line}, column {column}")
             }
             Self::TooLarge { limit } => write!(f, "body larger than {limit} bytes"),
+            Self::DuplicateMember => f.write_str("a JSON object repeats a member name"),
             Self::MissingField(name) => write!(f, "missing `{name}`"),
             Self::InvalidField { field, problem } => write!(f, "`{field}` {problem}"),
         }

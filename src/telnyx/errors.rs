@@ -33,7 +33,7 @@ fn retry_after_ms(resp: &Response) -> Option<Duration> {
 /// A failed API response as an error: a Telnyx `errors[]` body, else whatever the core makes of it
 /// (an OAuth error body or an unexpected response), with the API's retry hint.
 pub(crate) fn api_error(resp: &Response) -> Error {
-    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&resp.body)
+    if let Ok(Value::Object(map)) = crate::json::parse(&resp.body)
         && let Some(Value::Array(items)) = map.get("errors")
     {
         let errors = items

@@ -11,9 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
-use crate::jose::der::rsa_private_key_der;
 use crate::error::{Error, ErrorClass};
 pub use crate::jose::SigningAlgorithm;
+use crate::jose::der::rsa_private_key_der;
 use crate::secret::{ClientSecret, PrivateKeyBytes};
 
 enum KeyMaterial {
@@ -92,8 +92,8 @@ impl SigningKey {
     /// comes from `alg` when given, else from the JWK's `alg`, else the key type's usual one
     /// (RS256, ES256/ES384, EdDSA). The JWK's `kid` becomes the assertion header's `kid`.
     pub fn from_jwk(jwk: &PrivateKeyBytes, alg: Option<SigningAlgorithm>) -> Result<Self, Error> {
-        let jwk: Value = serde_json::from_slice(jwk.secret())
-            .map_err(|_| rejected("the JWK is not valid JSON"))?;
+        let jwk: Value = crate::json::parse(jwk.secret())
+            .map_err(|_| rejected("the JWK is not valid JSON (or repeats a member)"))?;
         let member = |name: &str| -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
             let text = jwk
                 .get(name)

@@ -33,6 +33,7 @@ pub struct VerifierBuilder {
     leeway: Duration,
     profile: TypProfile,
     accept_scp: bool,
+    ignore_header_keys: bool,
     max_token_bytes: usize,
     http: Option<HttpClient>,
     policy: JwksPolicy,
@@ -70,6 +71,7 @@ impl VerifierBuilder {
             leeway: DEFAULT_LEEWAY,
             profile: TypProfile::Compat,
             accept_scp: false,
+            ignore_header_keys: false,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             http: None,
             policy: JwksPolicy::default(),
@@ -145,6 +147,15 @@ impl VerifierBuilder {
     /// Also read scopes from `scp` (a string or an array), as Azure AD and Okta send.
     pub fn accept_scp(mut self, accept: bool) -> Self {
         self.accept_scp = accept;
+        self
+    }
+
+    /// Ignore `jku`, `x5u`, `x5c` and `jwk` in token headers instead of refusing the token — for an
+    /// issuer known to add them. Default `false`: their presence alone refuses the token
+    /// ([`VerifyError::HeaderKey`](super::VerifyError::HeaderKey), RFC 8725 §3.10). Either way the
+    /// key is only ever taken from the issuer's own key set.
+    pub fn ignore_header_keys(mut self, ignore: bool) -> Self {
+        self.ignore_header_keys = ignore;
         self
     }
 
@@ -266,6 +277,9 @@ impl VerifierBuilder {
                 leeway: self.leeway.as_secs_f64(),
                 profile: self.profile,
                 accept_scp: self.accept_scp,
+                header_rules: super::jwt::HeaderRules {
+                    ignore_header_keys: self.ignore_header_keys,
+                },
                 max_token_bytes: self.max_token_bytes,
                 clock: self.clock.unwrap_or_else(crate::clock::system),
                 cache: self.cache_capacity.map(cache::VerifiedCache::new),

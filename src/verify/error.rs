@@ -27,6 +27,9 @@ pub enum VerifyError {
     Crit,
     /// A header member this verifier refuses: `b64`, `zip`, `enc`, or `cty: JWT` (nested token).
     UnsupportedHeader(&'static str),
+    /// The header names a key for itself (`jku`, `x5u`, `x5c` or `jwk`): refused by default
+    /// (RFC 8725 §3.10), even when a trusted key signed the token.
+    HeaderKey(&'static str),
     /// `typ` is not allowed by the profile (e.g. `dpop+jwt`, `logout+jwt`).
     Typ,
     /// `kid` is not a string, or longer than 256 characters.
@@ -49,6 +52,8 @@ pub enum VerifyError {
     MissingClaim(&'static str),
     /// A claim has the wrong type or shape.
     InvalidClaim(&'static str),
+    /// `exp`, `nbf` or `iat` is a number outside the NumericDate range [0, 2^53) (e.g. `1e300`).
+    InvalidNumericDate(&'static str),
     /// `iss` is not a configured issuer.
     IssuerMismatch,
     /// No `aud` element is a configured audience.
@@ -84,6 +89,7 @@ impl VerifyError {
             Self::AlgKeyMismatch => "alg_key_mismatch",
             Self::Crit => "crit",
             Self::UnsupportedHeader(_) => "unsupported_header",
+            Self::HeaderKey(_) => "header_key",
             Self::Typ => "typ",
             Self::InvalidKid => "invalid_kid",
             Self::UnknownKey => "unknown_key",
@@ -95,6 +101,7 @@ impl VerifyError {
             Self::IssuedInFuture => "issued_in_future",
             Self::MissingClaim(_) => "missing_claim",
             Self::InvalidClaim(_) => "invalid_claim",
+            Self::InvalidNumericDate(_) => "invalid_numeric_date",
             Self::IssuerMismatch => "issuer_mismatch",
             Self::AudienceMismatch => "audience_mismatch",
             Self::SenderConstrained => "sender_constrained",
@@ -133,6 +140,12 @@ impl fmt::Display for VerifyError {
             Self::AlgKeyMismatch => "token algorithm does not match the key",
             Self::Crit => "token has critical header extensions that are not understood",
             Self::UnsupportedHeader(h) => return write!(f, "token header `{h}` is not supported"),
+            Self::HeaderKey(h) => {
+                return write!(
+                    f,
+                    "token header `{h}` names a key; keys come only from the issuer"
+                );
+            }
             Self::Typ => "token type is not accepted",
             Self::InvalidKid => "token kid is invalid",
             Self::UnknownKey => "no key matches the token's kid",
@@ -144,6 +157,9 @@ impl fmt::Display for VerifyError {
             Self::IssuedInFuture => "token was issued in the future",
             Self::MissingClaim(c) => return write!(f, "token has no `{c}` claim"),
             Self::InvalidClaim(c) => return write!(f, "token claim `{c}` is invalid"),
+            Self::InvalidNumericDate(c) => {
+                return write!(f, "token claim `{c}` is not a NumericDate in [0, 2^53)");
+            }
             Self::IssuerMismatch => "token issuer is not accepted",
             Self::AudienceMismatch => "token audience is not accepted",
             Self::SenderConstrained => "sender-constrained tokens (cnf) are not accepted",

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::error::VerifyError;
-use super::keys::{VerifyingKey, ingest};
+use super::keys::{Selection, VerifyingKey, ingest, select};
 use crate::error::{Error, ErrorClass};
 use crate::flight::{Backoff, Cell, CellState, Jitter, Landing, Waited, Waiter};
 use crate::http::HttpClient;
@@ -35,6 +35,8 @@ pub const JWKS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 /// JWKS fetch: largest body read.
 pub const JWKS_MAX_BODY: usize = 64 * 1024;
+/// At most this many usable keys are read from a JWKS (keys that cannot be used do not count).
+pub const DEFAULT_MAX_KEYS: usize = 100;
 /// At most this many unknown kids are remembered between successful fetches.
 const MAX_NEGATIVE_KIDS: usize = 10_000;
 
@@ -50,6 +52,8 @@ pub struct JwksPolicy {
     pub miss_cooldown: Duration,
     /// See [`DEFAULT_MAX_STALE`].
     pub max_stale: Duration,
+    /// See [`DEFAULT_MAX_KEYS`]; the rest of a larger set is skipped and logged once.
+    pub max_keys: usize,
 }
 
 impl Default for JwksPolicy {
@@ -58,6 +62,7 @@ impl Default for JwksPolicy {
             fresh: DEFAULT_FRESH,
             miss_cooldown: DEFAULT_MISS_COOLDOWN,
             max_stale: DEFAULT_MAX_STALE,
+            max_keys: DEFAULT_MAX_KEYS,
         }
     }
 }
@@ -66,6 +71,7 @@ policy_setters!(JwksPolicy {
     with_fresh => fresh: Duration,
     with_miss_cooldown => miss_cooldown: Duration,
     with_max_stale => max_stale: Duration,
+    with_max_keys => max_keys: usize,
 });
 
 /// How the keys of one issuer are doing.
@@ -173,7 +179,7 @@ impl JwksCache {
 
     /// A cache over a fixed JWK Set, never fetched. Fails when no key in it is usable.
     pub(crate) fn fixed(set: &Value, allowed: Vec<SigningAlgorithm>) -> Result<Self, Error> {
-        let (keys, skipped) = ingest(set, &allowed);
+        let (keys, skipped) = ingest(set, &allowed, DEFAULT_MAX_KEYS);
         log_skipped(&skipped);
         if keys.is_empty() {
             return Err(Error::config("the JWK Set has no usable verification key"));
@@ -225,7 +231,7 @@ impl JwksCache {
         self.cell
             .load()
             .as_ref()
-            .is_some_and(|set| matches!(select(set, kid, alg), Selection::Found(_)))
+            .is_some_and(|set| matches!(select(&set.keys, kid, alg), Selection::Found(_)))
     }
 
     /// The key for a token's `kid` and `alg`, refetching once (shared, per cooldown) for an unknown kid.
@@ -235,7 +241,7 @@ impl JwksCache {
         alg: SigningAlgorithm,
     ) -> Result<Arc<VerifyingKey>, VerifyError> {
         let set = self.usable_set().await?;
-        match select(&set, kid, alg) {
+        match select(&set.keys, kid, alg) {
             Selection::Found(key) => Ok(key),
             Selection::Mismatch => Err(VerifyError::AlgKeyMismatch),
             Selection::Ambiguous => Err(VerifyError::AmbiguousKey),
@@ -266,10 +272,11 @@ impl JwksCache {
                     w.wait(Some(self.wait_bound())).await;
                 }
                 let set = self.usable_set_now()?;
-                match select(&set, Some(kid), alg) {
+                match select(&set.keys, Some(kid), alg) {
                     Selection::Found(key) => Ok(key),
                     Selection::Mismatch => Err(VerifyError::AlgKeyMismatch),
-                    _ => {
+                    Selection::Ambiguous => Err(VerifyError::AmbiguousKey),
+                    Selection::Missing => {
                         let mut ctl = self.lock();
                         if ctl.ext.negative.len() < MAX_NEGATIVE_KIDS {
                             ctl.ext.negative.insert(kid.to_owned());
@@ -434,7 +441,7 @@ impl JwksCache {
             return Err(response.error());
         }
         let document = response.json_value()?;
-        let (keys, skipped) = ingest(&document, &self.allowed);
+        let (keys, skipped) = ingest(&document, &self.allowed, self.policy.max_keys);
         {
             let mut ctl = self.lock();
             let fresh_skips: Vec<_> = skipped
@@ -484,31 +491,6 @@ fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
         }
     }
     found.map(|d| d.clamp(MIN_FRESH, MAX_FRESH))
-}
-
-enum Selection {
-    Found(Arc<VerifyingKey>),
-    Missing,
-    Mismatch,
-    Ambiguous,
-}
-
-fn select(set: &KeySet, kid: Option<&str>, alg: SigningAlgorithm) -> Selection {
-    match kid {
-        Some(kid) => match set.keys.iter().find(|k| k.kid.as_deref() == Some(kid)) {
-            Some(k) if k.accepts(alg) => Selection::Found(k.clone()),
-            Some(_) => Selection::Mismatch,
-            None => Selection::Missing,
-        },
-        None => {
-            let mut fitting = set.keys.iter().filter(|k| k.accepts(alg));
-            match (fitting.next(), fitting.next()) {
-                (Some(k), None) => Selection::Found(k.clone()),
-                (Some(_), Some(_)) => Selection::Ambiguous,
-                (None, _) => Selection::Missing,
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -16,48 +16,16 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Longest `kid` looked up; a longer one is refused without a lookup.
 const MAX_KID_CHARS: usize = 256;
 
-/// A JSON object parsed with duplicate member names refused.
-pub(crate) struct UniqueObject(pub(crate) Map<String, Value>);
-
 const DUPLICATE: &str = "duplicate member";
-
-impl<'de> Deserialize<'de> for UniqueObject {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = UniqueObject;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueObject, A::Error> {
-                let mut map = Map::new();
-                while let Some(key) = access.next_key::<String>()? {
-                    if map.contains_key(&key) {
-                        return Err(de::Error::custom(DUPLICATE));
-                    }
-                    let value: Value = access.next_value()?;
-                    map.insert(key, value);
-                }
-                Ok(UniqueObject(map))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
 
 fn decode_object(segment: &str) -> Result<Map<String, Value>, VerifyError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| VerifyError::Base64)?;
-    serde_json::from_slice::<UniqueObject>(&bytes)
-        .map(|o| o.0)
-        .map_err(|e| {
-            if e.to_string().starts_with(DUPLICATE) {
-                VerifyError::DuplicateMember
-            } else {
-                VerifyError::NotJsonObject
-            }
-        })
+    crate::json::parse_object(&bytes).map_err(|e| match e {
+        crate::json::Invalid::Duplicate => VerifyError::DuplicateMember,
+        crate::json::Invalid::Syntax { .. } => VerifyError::NotJsonObject,
+    })
 }
 
 /// The header members that matter, checked.
@@ -77,11 +45,20 @@ pub(crate) struct Jws<'a> {
     pub(crate) signature: Vec<u8>,
 }
 
+/// What the header may carry beyond what is checked always.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HeaderRules {
+    /// Ignore `jku`, `x5u`, `x5c` and `jwk` instead of refusing the token (RFC 8725 §3.10: keys a token
+    /// names for itself are never used either way).
+    pub(crate) ignore_header_keys: bool,
+}
+
 /// Parses `token` strictly. `allowed` are the algorithms this verifier accepts.
 pub(crate) fn parse<'a>(
     token: &'a str,
     max_bytes: usize,
     allowed: &[SigningAlgorithm],
+    rules: HeaderRules,
 ) -> Result<Jws<'a>, VerifyError> {
     if token.len() > max_bytes {
         return Err(VerifyError::TooLarge);
@@ -96,7 +73,7 @@ pub(crate) fn parse<'a>(
         return Err(VerifyError::Segments);
     }
     let header_bytes = URL_SAFE_NO_PAD.decode(h).map_err(|_| VerifyError::Base64)?;
-    let header = check_header(parse_header(&header_bytes)?, allowed)?;
+    let header = check_header(parse_header(&header_bytes)?, allowed, rules)?;
     let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| VerifyError::Base64)?;
     let claims = decode_object(p)?;
     Ok(Jws {
@@ -107,8 +84,9 @@ pub(crate) fn parse<'a>(
     })
 }
 
-/// The header members this verifier reads; every other member is skipped without being stored
-/// (`jwk`, `jku`, `x5u` and `x5c` are never used to find a key: they are simply not read).
+/// The header members this verifier reads; every other member is skipped without being stored.
+/// `jwk`, `jku`, `x5u` and `x5c` are never used to find a key; by default their presence alone
+/// refuses the token (RFC 8725 §3.10).
 #[derive(Default)]
 struct RawHeader {
     alg: Option<Value>,
@@ -116,6 +94,7 @@ struct RawHeader {
     typ: Option<Value>,
     cty: Option<Value>,
     refused: Option<&'static str>,
+    header_key: Option<&'static str>,
     crit: bool,
 }
 
@@ -145,6 +124,10 @@ impl<'de> Deserialize<'de> for RawHeader {
                                 "b64" => h.refused = h.refused.or(Some("b64")),
                                 "zip" => h.refused = h.refused.or(Some("zip")),
                                 "enc" => h.refused = h.refused.or(Some("enc")),
+                                "jku" => h.header_key = h.header_key.or(Some("jku")),
+                                "x5u" => h.header_key = h.header_key.or(Some("x5u")),
+                                "x5c" => h.header_key = h.header_key.or(Some("x5c")),
+                                "jwk" => h.header_key = h.header_key.or(Some("jwk")),
                                 _ => {}
                             }
                             access.next_value::<de::IgnoredAny>()?;
@@ -169,7 +152,11 @@ fn parse_header(bytes: &[u8]) -> Result<RawHeader, VerifyError> {
     })
 }
 
-fn check_header(header: RawHeader, allowed: &[SigningAlgorithm]) -> Result<Header, VerifyError> {
+fn check_header(
+    header: RawHeader,
+    allowed: &[SigningAlgorithm],
+    rules: HeaderRules,
+) -> Result<Header, VerifyError> {
     let alg = match &header.alg {
         Some(Value::String(a)) if a.eq_ignore_ascii_case("none") => {
             return Err(VerifyError::AlgNone);
@@ -185,6 +172,11 @@ fn check_header(header: RawHeader, allowed: &[SigningAlgorithm]) -> Result<Heade
     }
     if let Some(refused) = header.refused {
         return Err(VerifyError::UnsupportedHeader(refused));
+    }
+    if let Some(member) = header.header_key
+        && !rules.ignore_header_keys
+    {
+        return Err(VerifyError::HeaderKey(member));
     }
     match &header.cty {
         None => {}
@@ -219,14 +211,22 @@ mod tests {
     const ALL: &[SigningAlgorithm] = &[SigningAlgorithm::RS256, SigningAlgorithm::ES256];
 
     fn err(t: &str) -> VerifyError {
-        parse(t, DEFAULT_MAX_TOKEN_BYTES, ALL)
+        parse(t, DEFAULT_MAX_TOKEN_BYTES, ALL, HeaderRules::default())
             .err()
             .expect("refused")
     }
 
     #[test]
     fn structure() {
-        assert!(parse(&token(r#"{"alg":"RS256"}"#, "{}"), 100_000, ALL).is_ok());
+        assert!(
+            parse(
+                &token(r#"{"alg":"RS256"}"#, "{}"),
+                100_000,
+                ALL,
+                HeaderRules::default()
+            )
+            .is_ok()
+        );
         assert_eq!(err("a.b"), VerifyError::Segments);
         assert_eq!(err("a.b.c.d"), VerifyError::Segments);
         assert_eq!(err("a.b.c.d.e"), VerifyError::Segments);
@@ -332,7 +332,11 @@ mod tests {
             r#"{"alg":"ES256","kid":"k1","typ":"at+jwt","jku":"https://evil"}"#,
             "{}",
         );
-        let ok = parse(&t, 100_000, ALL).unwrap();
+        assert_eq!(err(&t), VerifyError::HeaderKey("jku"));
+        let lenient = HeaderRules {
+            ignore_header_keys: true,
+        };
+        let ok = parse(&t, 100_000, ALL, lenient).unwrap();
         assert_eq!(ok.header.kid.as_deref(), Some("k1"));
         assert_eq!(ok.header.typ.as_deref(), Some("at+jwt"));
     }

@@ -12,8 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::jose::der::rsa_public_key_der;
 use crate::jose::SigningAlgorithm;
+use crate::jose::der::rsa_public_key_der;
 
 /// What kind of key, which decides the algorithms it can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,11 +196,13 @@ fn ingest_one(
     Ok(VerifyingKey { kid, kind, parsed })
 }
 
-/// Ingests a JWK Set document. Returns the usable keys and what was skipped. Keys sharing a `kid` are
-/// ambiguous: all of them are skipped.
+/// Ingests a JWK Set document: at most `max_keys` usable keys (keys that cannot be used do not count;
+/// the rest of the set is skipped and reported). Keys may share a `kid` (an issuer moving from EC to
+/// OKP keys keeps it): a token's key is chosen by `kid` *and* its `alg`, see [`select`].
 pub(crate) fn ingest(
     set: &Value,
     allowed: &[SigningAlgorithm],
+    max_keys: usize,
 ) -> (Vec<Arc<VerifyingKey>>, Vec<Skipped>) {
     let mut keys = Vec::new();
     let mut skipped = Vec::new();
@@ -211,7 +213,7 @@ pub(crate) fn ingest(
         });
         return (keys, skipped);
     };
-    for item in items.iter().take(100) {
+    for item in items {
         let Some(obj) = item.as_object() else {
             skipped.push(Skipped {
                 kid: None,
@@ -219,36 +221,60 @@ pub(crate) fn ingest(
             });
             continue;
         };
+        let kid = || obj.get("kid").and_then(Value::as_str).map(str::to_owned);
+        if keys.len() == max_keys {
+            skipped.push(Skipped {
+                kid: kid(),
+                reason: "the set holds more usable keys than the policy's `max_keys`",
+            });
+            continue;
+        }
         match ingest_one(obj, allowed) {
             Ok(k) => keys.push(Arc::new(k)),
-            Err(reason) => skipped.push(Skipped {
-                kid: obj.get("kid").and_then(Value::as_str).map(str::to_owned),
-                reason,
-            }),
+            Err(reason) => skipped.push(Skipped { kid: kid(), reason }),
         }
-    }
-    let mut dup_kids: Vec<String> = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        if let Some(kid) = &k.kid
-            && keys[i + 1..].iter().any(|o| o.kid.as_ref() == Some(kid))
-            && !dup_kids.contains(kid)
-        {
-            dup_kids.push(kid.clone());
-        }
-    }
-    if !dup_kids.is_empty() {
-        keys.retain(|k| {
-            let dup = k.kid.as_ref().is_some_and(|kid| dup_kids.contains(kid));
-            if dup {
-                skipped.push(Skipped {
-                    kid: k.kid.clone(),
-                    reason: "another key has the same `kid`",
-                });
-            }
-            !dup
-        });
     }
     (keys, skipped)
+}
+
+/// Which key verifies a token.
+pub(crate) enum Selection {
+    Found(Arc<VerifyingKey>),
+    /// No key has the token's `kid` (or, without a `kid`, none fits its `alg`).
+    Missing,
+    /// Keys have the token's `kid`, but none fits its `alg`.
+    Mismatch,
+    /// More than one key fits: the token does not say which (no try-all-keys).
+    Ambiguous,
+}
+
+/// The key for a token's `kid` and `alg`: among the keys with that `kid` (or all keys, without one),
+/// exactly one may be compatible with `alg` (type, curve, declared `alg`; `use` and `key_ops` were
+/// checked at ingestion). Bounded work per token: one pass, at most one signature check after it.
+pub(crate) fn select(
+    keys: &[Arc<VerifyingKey>],
+    kid: Option<&str>,
+    alg: SigningAlgorithm,
+) -> Selection {
+    let mut named = false;
+    let mut found: Option<&Arc<VerifyingKey>> = None;
+    for k in keys {
+        if kid.is_some() && k.kid.as_deref() != kid {
+            continue;
+        }
+        named = true;
+        if k.accepts(alg) {
+            if found.is_some() {
+                return Selection::Ambiguous;
+            }
+            found = Some(k);
+        }
+    }
+    match found {
+        Some(k) => Selection::Found(k.clone()),
+        None if named && kid.is_some() => Selection::Mismatch,
+        None => Selection::Missing,
+    }
 }
 
 #[cfg(test)]
@@ -275,7 +301,7 @@ mod tests {
         edit: impl FnOnce(&mut Map<String, Value>),
     ) -> Option<&'static str> {
         edit(k.as_object_mut().unwrap());
-        let (keys, skipped) = ingest(&serde_json::json!({ "keys": [k] }), DEFAULT_ALGORITHMS);
+        let (keys, skipped) = ingest(&serde_json::json!({ "keys": [k] }), DEFAULT_ALGORITHMS, 100);
         if keys.is_empty() {
             skipped.first().map(|s| s.reason)
         } else {
@@ -285,7 +311,7 @@ mod tests {
 
     #[test]
     fn the_fixture_set_keeps_the_good_keys_and_skips_every_decoy() {
-        let (keys, skipped) = ingest(&fixture(), DEFAULT_ALGORITHMS);
+        let (keys, skipped) = ingest(&fixture(), DEFAULT_ALGORITHMS, 100);
         let mut kids: Vec<_> = keys.iter().map(|k| k.kid.clone().unwrap()).collect();
         kids.sort();
         assert_eq!(
@@ -390,18 +416,70 @@ mod tests {
     }
 
     #[test]
-    fn keys_sharing_a_kid_are_all_skipped_and_keys_without_alg_fit_their_type() {
+    fn keys_sharing_a_kid_are_chosen_by_alg_and_keys_without_alg_fit_their_type() {
         let a = key("es256");
         let mut b = key("es256-b");
         b.as_object_mut()
             .unwrap()
             .insert("kid".into(), "es256".into());
-        let (keys, skipped) = ingest(&serde_json::json!({ "keys": [a, b] }), DEFAULT_ALGORITHMS);
-        assert!(keys.is_empty());
-        assert_eq!(skipped.len(), 2);
+        let mut ed = key("eddsa");
+        ed.as_object_mut()
+            .unwrap()
+            .insert("kid".into(), "es256".into());
+        let (keys, skipped) = ingest(
+            &serde_json::json!({ "keys": [a.clone(), ed.clone()] }),
+            DEFAULT_ALGORITHMS,
+            100,
+        );
+        assert!(skipped.is_empty());
+        assert!(
+            matches!(select(&keys, Some("es256"), SigningAlgorithm::ES256), Selection::Found(k) if k.accepts(SigningAlgorithm::ES256))
+        );
+        assert!(
+            matches!(select(&keys, Some("es256"), SigningAlgorithm::EdDSA), Selection::Found(k) if k.accepts(SigningAlgorithm::EdDSA))
+        );
+        assert!(matches!(
+            select(&keys, Some("es256"), SigningAlgorithm::RS256),
+            Selection::Mismatch
+        ));
+        assert!(matches!(
+            select(&keys, Some("nope"), SigningAlgorithm::ES256),
+            Selection::Missing
+        ));
+        let (keys, _) = ingest(
+            &serde_json::json!({ "keys": [a, b, ed] }),
+            DEFAULT_ALGORITHMS,
+            100,
+        );
+        assert!(matches!(
+            select(&keys, Some("es256"), SigningAlgorithm::ES256),
+            Selection::Ambiguous
+        ));
+        assert!(matches!(
+            select(&keys, None, SigningAlgorithm::ES256),
+            Selection::Ambiguous
+        ));
+        assert!(matches!(
+            select(&keys, None, SigningAlgorithm::EdDSA),
+            Selection::Found(_)
+        ));
+        // Only usable keys count against the limit.
+        let junk = serde_json::json!({"kty": "oct", "k": "AAAA"});
+        let (keys, skipped) = ingest(
+            &serde_json::json!({ "keys": [junk.clone(), junk, key("es256"), key("eddsa"), key("rs256")] }),
+            DEFAULT_ALGORITHMS,
+            2,
+        );
+        assert_eq!(keys.len(), 2);
+        assert_eq!(skipped.len(), 3);
+        assert!(skipped[2].reason.contains("max_keys"));
         let mut rsa = key("rs256");
         rsa.as_object_mut().unwrap().remove("alg");
-        let (keys, _) = ingest(&serde_json::json!({ "keys": [rsa] }), DEFAULT_ALGORITHMS);
+        let (keys, _) = ingest(
+            &serde_json::json!({ "keys": [rsa] }),
+            DEFAULT_ALGORITHMS,
+            100,
+        );
         assert!(
             keys[0].accepts(SigningAlgorithm::RS256) && keys[0].accepts(SigningAlgorithm::PS256)
         );

@@ -46,10 +46,14 @@
 //! segments of canonical unpadded base64url; headers and payloads that are not JSON objects or repeat a
 //! member; `alg: none` in any casing and algorithms not allowed (RS256, PS256, ES256, ES384 and EdDSA by
 //! default; HS* only with a local secret, never mixed with JWKS keys); `crit`; `b64`, `zip`, `enc` and
-//! `cty: JWT`; a `typ` outside the profile; a non-string or oversized `kid`. Keys are found only by
-//! `kid` in the issuer's own JWKS (never from `jwk`, `jku`, `x5u`, `x5c`); the token's `alg` must be the
-//! key's; without a `kid` exactly one key may fit. Then the claims: `exp` required, `nbf`/`iat` checked,
-//! 30 s leeway, `iss` exactly one configured issuer, `aud` any configured audience, no `cnf`.
+//! `cty: JWT`; a `typ` outside the profile (compared as a media type: `application/at+jwt` is
+//! `at+jwt`); a non-string or oversized `kid`; a header naming its own key (`jwk`, `jku`, `x5u`,
+//! `x5c`, RFC 8725 §3.10 — [`VerifierBuilder::ignore_header_keys`] for issuers known to add them).
+//! Keys are found only in the issuer's own JWKS, by `kid` *and* compatibility with the token's `alg`
+//! (one `kid` may name an EC and an OKP key during a rotation); exactly one key may fit, with or
+//! without a `kid` — no key is tried after another. Then the claims: `exp` required, `exp`/`nbf`/`iat`
+//! NumericDates in [0, 2^53), 30 s leeway, `iss` exactly one configured issuer, `aud` any configured
+//! audience, no `cnf`. Duplicate member names are refused at every depth of the header and the claims.
 
 #[cfg(feature = "axum")]
 mod axum;
@@ -77,8 +81,9 @@ pub use introspect::{
     DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_TTL, IntrospectionStats, Introspector,
 };
 pub use jwks::{
-    DEFAULT_FRESH, DEFAULT_MAX_STALE, DEFAULT_MISS_COOLDOWN, JWKS_CONNECT_TIMEOUT, JWKS_MAX_BODY,
-    JWKS_TIMEOUT, JwksPolicy, KeysHealth, MAX_FRESH, MIN_FRESH,
+    DEFAULT_FRESH, DEFAULT_MAX_KEYS, DEFAULT_MAX_STALE, DEFAULT_MISS_COOLDOWN,
+    JWKS_CONNECT_TIMEOUT, JWKS_MAX_BODY, JWKS_TIMEOUT, JwksPolicy, KeysHealth, MAX_FRESH,
+    MIN_FRESH,
 };
 pub use jwt::DEFAULT_MAX_TOKEN_BYTES;
 pub use layer::{GrantedScopes, VerifyLayer, VerifyService};

@@ -34,6 +34,7 @@ pub(super) struct VerifierState {
     pub(super) leeway: f64,
     pub(super) profile: TypProfile,
     pub(super) accept_scp: bool,
+    pub(super) header_rules: jwt::HeaderRules,
     pub(super) max_token_bytes: usize,
     pub(super) clock: WallClock,
     pub(super) cache: Option<cache::VerifiedCache>,
@@ -80,7 +81,12 @@ impl Verifier {
             }
             _ => None,
         };
-        let jws = jwt::parse(token, inner.max_token_bytes, &inner.allowed)?;
+        let jws = jwt::parse(
+            token,
+            inner.max_token_bytes,
+            &inner.allowed,
+            inner.header_rules,
+        )?;
         validation::check_typ(jws.header.typ.as_deref(), inner.profile)?;
         // Choose the issuer's keys by the unverified `iss`; exact equality is required again below.
         let (issuer_index, entry) = match jws.claims.get("iss") {

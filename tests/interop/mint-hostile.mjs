@@ -83,6 +83,11 @@ add('valid ES256', await joseSign('ES256', priv.ES256, 'es256'), 'ok');
 add('valid ES384', await joseSign('ES384', es384.privateKey, 'es384'), 'ok');
 add('valid EdDSA', await joseSign('EdDSA', priv.EdDSA, 'eddsa'), 'ok');
 add('valid typ JWT', await joseSign('RS256', priv.RS256, 'rs256', { typ: 'JWT' }), 'ok');
+// typ is a media type (RFC 7515 §4.1.9): case-insensitive, `application/` implied without a slash.
+add('valid typ application/jwt', await joseSign('RS256', priv.RS256, 'rs256', { typ: 'application/jwt' }), 'ok');
+add('valid typ application/at+jwt', await joseSign('RS256', priv.RS256, 'rs256', { typ: 'application/at+jwt' }), 'ok');
+add('valid typ Application/AT+JWT', await joseSign('RS256', priv.RS256, 'rs256', { typ: 'Application/AT+JWT' }), 'ok');
+add('typ text/jwt', raw('RS256', priv.RS256, { alg: 'RS256', kid: 'rs256', typ: 'text/jwt' }), 'typ');
 add('valid, no typ', raw('RS256', priv.RS256, { alg: 'RS256', kid: 'rs256' }), 'ok');
 add('valid, aud array', await joseSign('ES256', priv.ES256, 'es256', {}, claims({ aud: ['other', AUD] })), 'ok');
 add('valid, float exp', raw('RS256', priv.RS256, { alg: 'RS256', kid: 'rs256' }, claims({ exp: NOW + 100.5 })), 'ok');
@@ -101,13 +106,15 @@ const rsaPem = crypto.createPublicKey({ key: server.find((k) => k.alg === 'RS256
 add('HS256 keyed with the RSA public PEM', raw('HS256', rsaPem, { alg: 'HS256', kid: 'rs256' }), 'alg_not_allowed');
 add('HS256 keyed with the RSA public JWK', raw('HS256', j(publicOf(server.find((k) => k.alg === 'RS256'))), { alg: 'HS256', kid: 'rs256' }), 'alg_not_allowed');
 add('HS256 keyed with the published oct key', raw('HS256', octSecret, { alg: 'HS256', kid: 'oct' }), 'alg_not_allowed');
-// Keys carried in the token are never used.
+// Keys carried in the token are never used, and by default their presence refuses it (RFC 8725 §3.10).
 const attackerJwk = pub(attackerRsa.publicKey, { kid: 'attacker' });
-add('embedded jwk, attacker kid', raw('RS256', attackerRsa.privateKey, { alg: 'RS256', kid: 'attacker', jwk: attackerJwk }), 'unknown_key');
-add('embedded jwk, our kid', raw('RS256', attackerRsa.privateKey, { alg: 'RS256', kid: 'rs256', jwk: attackerJwk }), 'bad_signature');
-add('jku to the attacker', raw('RS256', attackerRsa.privateKey, { alg: 'RS256', kid: 'rs256', jku: 'https://attacker.test/jwks' }), 'bad_signature');
-add('x5u to the attacker', raw('RS256', attackerRsa.privateKey, { alg: 'RS256', kid: 'rs256', x5u: 'https://attacker.test/cert' }), 'bad_signature');
-add('x5c from the attacker', raw('RS256', attackerRsa.privateKey, { alg: 'RS256', kid: 'rs256', x5c: ['MIIB'] }), 'bad_signature');
+add('embedded jwk, attacker kid', raw('RS256', attackerRsa.privateKey, { alg: 'RS256', kid: 'attacker', jwk: attackerJwk }), 'header_key');
+add('embedded jwk, our kid', raw('RS256', attackerRsa.privateKey, { alg: 'RS256', kid: 'rs256', jwk: attackerJwk }), 'header_key');
+add('jku to the attacker', raw('RS256', attackerRsa.privateKey, { alg: 'RS256', kid: 'rs256', jku: 'https://attacker.test/jwks' }), 'header_key');
+add('x5u to the attacker', raw('RS256', attackerRsa.privateKey, { alg: 'RS256', kid: 'rs256', x5u: 'https://attacker.test/cert' }), 'header_key');
+add('x5c from the attacker', raw('RS256', attackerRsa.privateKey, { alg: 'RS256', kid: 'rs256', x5c: ['MIIB'] }), 'header_key');
+add('jku on a token our key signed', raw('RS256', priv.RS256, { alg: 'RS256', kid: 'rs256', jku: 'https://issuer.test/jwks' }), 'header_key');
+add('jwk on a token our key signed', raw('ES256', priv.ES256, { alg: 'ES256', kid: 'es256', jwk: publicOf(server.find((k) => k.alg === 'ES256')) }), 'header_key');
 // kid problems.
 add('unknown kid', raw('RS256', priv.RS256, { alg: 'RS256', kid: 'nope' }), 'unknown_key');
 add('huge kid', raw('RS256', priv.RS256, { alg: 'RS256', kid: 'k'.repeat(5000) }), 'invalid_kid');
@@ -151,16 +158,19 @@ const rs = (extra) => raw('RS256', priv.RS256, { alg: 'RS256', kid: 'rs256' }, c
 add('exp as a string', rs({ exp: String(NOW + 3600) }), 'invalid_claim');
 add('exp as a boolean', rs({ exp: true }), 'invalid_claim');
 add('exp missing', rs({ exp: undefined }), 'missing_claim');
-add('exp negative', rs({ exp: -1 }), 'expired');
+add('exp negative', rs({ exp: -1 }), 'invalid_numeric_date');
 add('exp past the leeway', rs({ exp: NOW - 31 }), 'expired');
 add('exp within the leeway', rs({ exp: NOW - 29 }), 'ok');
-add('exp huge', rs({ exp: 1e300 }), 'ok');
+add('exp huge', rs({ exp: 1e300 }), 'invalid_numeric_date');
+add('exp 2^53', rs({ exp: 2 ** 53 }), 'invalid_numeric_date');
+add('exp 2^53 - 1', rs({ exp: 2 ** 53 - 1 }), 'ok');
 add('nbf in the future', rs({ nbf: NOW + 600 }), 'not_yet_valid');
-add('nbf huge', rs({ nbf: 1e300 }), 'not_yet_valid');
+add('nbf huge', rs({ nbf: 1e300 }), 'invalid_numeric_date');
 add('nbf as a string', rs({ nbf: String(NOW) }), 'invalid_claim');
 add('iat in the future', rs({ iat: NOW + 600 }), 'issued_in_future');
 add('iat as a string', rs({ iat: String(NOW) }), 'invalid_claim');
-add('iat negative', rs({ iat: -5 }), 'ok');
+add('iat negative', rs({ iat: -5 }), 'invalid_numeric_date');
+add('iat huge', rs({ iat: 1e300 }), 'invalid_numeric_date');
 add('iss as an array', rs({ iss: [ISS] }), 'invalid_claim');
 add('iss mismatch', rs({ iss: 'https://evil.test' }), 'issuer_mismatch');
 add('iss with a trailing slash', rs({ iss: ISS + '/' }), 'issuer_mismatch');
@@ -202,4 +212,30 @@ out('rotation-tokens.json', {
   a: raw('RS256', rotA.privateKey, { alg: 'RS256', kid: 'rot-a' }),
   b: raw('RS256', rotB.privateKey, { alg: 'RS256', kid: 'rot-b' }),
 });
+// One kid naming keys of different types (an issuer rotating from EC to OKP keeps the kid): the key is
+// chosen by kid and alg together; two compatible keys under one kid are ambiguous.
+{
+  const ecRot = gen('ec', { namedCurve: 'P-256' });
+  const okpRot = gen('ed25519');
+  const twinA = gen('ec', { namedCurve: 'P-256' });
+  const twinB = gen('ec', { namedCurve: 'P-256' });
+  out('jwks-shared-kid.json', {
+    keys: [
+      pub(ecRot.publicKey, { kid: 'rotating', alg: 'ES256', use: 'sig' }),
+      pub(okpRot.publicKey, { kid: 'rotating', alg: 'EdDSA', use: 'sig' }),
+      pub(twinA.publicKey, { kid: 'twin', use: 'sig' }),
+      pub(twinB.publicKey, { kid: 'twin', use: 'sig' }),
+    ],
+  });
+  const shared = [];
+  const addShared = (name, token, expect) => shared.push({ name, token, expect });
+  addShared('ES256 under the shared kid', await joseSign('ES256', ecRot.privateKey, 'rotating'), 'ok');
+  addShared('EdDSA under the shared kid', await joseSign('EdDSA', okpRot.privateKey, 'rotating'), 'ok');
+  addShared('ES256 under the shared kid, signed by the wrong EC key', raw('ES256', twinA.privateKey, { alg: 'ES256', kid: 'rotating' }), 'bad_signature');
+  addShared('RS256 under the shared kid', raw('RS256', priv.RS256, { alg: 'RS256', kid: 'rotating' }), 'alg_key_mismatch');
+  addShared('ES256 under a kid two P-256 keys share', raw('ES256', twinA.privateKey, { alg: 'ES256', kid: 'twin' }), 'ambiguous_key');
+  addShared('EdDSA without kid (one Ed25519 key)', raw('EdDSA', okpRot.privateKey, { alg: 'EdDSA' }), 'ok');
+  addShared('ES256 without kid (three P-256 keys)', raw('ES256', ecRot.privateKey, { alg: 'ES256' }), 'ambiguous_key');
+  out('shared-kid-tokens.json', { now: NOW, issuer: ISS, audience: AUD, tokens: shared });
+}
 console.log(`${tokens.length} tokens`);

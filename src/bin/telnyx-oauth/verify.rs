@@ -27,10 +27,10 @@ For each token prints exactly one JSON line, never the token itself:
   {\"valid\":true,\"iss\":…,\"sub\":…,\"aud\":…,\"scope\":…,\"exp\":…,\"kid\":…,\"alg\":…}
   {\"valid\":false,\"error\":\"<reason code>\",\"description\":\"…\"}
 Reason codes are stable: too_large, malformed_segments, malformed_base64, malformed_json,
-duplicate_member, alg_none, alg_not_allowed, alg_key_mismatch, crit, unsupported_header, typ,
-invalid_kid, unknown_key, ambiguous_key, bad_signature, expired, not_yet_valid, issued_in_future,
-missing_claim, invalid_claim, issuer_mismatch, audience_mismatch, sender_constrained,
-keys_unavailable.
+duplicate_member, alg_none, alg_not_allowed, alg_key_mismatch, crit, unsupported_header,
+header_key, typ, invalid_kid, unknown_key, ambiguous_key, bad_signature, expired, not_yet_valid,
+issued_in_future, missing_claim, invalid_claim, invalid_numeric_date, issuer_mismatch,
+audience_mismatch, sender_constrained, keys_unavailable, introspection_unavailable.
 Exit 0 when every token is valid, 1 when any is not, 2 on a usage or configuration error (e.g. an
 unreadable JWKS).";
 
@@ -214,7 +214,8 @@ fn invalid_line(error: &VerifyError) -> String {
 
 /// Whole seconds print as integers.
 fn number(seconds: f64) -> Value {
-    if seconds.fract() == 0.0 && seconds.abs() < 9.0e15 {
+    // Whole seconds below 2^53 (every NumericDate the verifier accepts) are exact as integers.
+    if seconds.fract() == 0.0 && seconds.abs() < 9_007_199_254_740_992.0 {
         json!(seconds as i64)
     } else {
         json!(seconds)

@@ -1,0 +1,154 @@
+//! JSON as the security-relevant documents need it: duplicate member names refused at every depth
+//! (RFC 8259 §4 leaves them to the parser, and "last one wins" in one parser but "first one wins" in
+//! another is how a differential becomes an exploit — an `issuer` or `active` given twice).
+//!
+//! Tokens, token responses, metadata, JWKS, introspection and registration answers all parse here.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// The message the visitor fails with, recognised by [`parse`].
+const DUPLICATE: &str = "duplicate member";
+
+/// Why a document could not be parsed.
+#[derive(Debug)]
+pub(crate) enum Invalid {
+    /// An object repeats a member name (at any depth).
+    Duplicate,
+    /// Not JSON (or not the expected shape); `line`/`column` point at the problem.
+    Syntax { line: usize, column: usize },
+}
+
+/// Parses `bytes` as one JSON value, refusing duplicate member names at any depth.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Value, Invalid> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = UniqueValue
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| classify(&e))?;
+    Ok(value)
+}
+
+/// Parses `bytes` as a JSON object, refusing duplicate member names at any depth.
+pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Invalid> {
+    match parse(bytes)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(Invalid::Syntax { line: 1, column: 1 }),
+    }
+}
+
+fn classify(e: &serde_json::Error) -> Invalid {
+    if e.to_string().starts_with(DUPLICATE) {
+        Invalid::Duplicate
+    } else {
+        Invalid::Syntax {
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+}
+
+/// A `Value` whose objects, at every depth, have unique member names.
+struct UniqueValue;
+
+impl<'de> DeserializeSeed<'de> for UniqueValue {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueValue {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = access.next_element_seed(UniqueValue)? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(de::Error::custom(DUPLICATE));
+            }
+            let value = access.next_value_seed(UniqueValue)?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_refused_at_every_depth_and_everything_else_parses_as_serde_json_does() {
+        for dup in [
+            r#"{"issuer":"a","issuer":"b"}"#,
+            r#"{"active":false,"x":1,"active":true}"#,
+            r#"{"keys":[{"kid":"a","kid":"b"}]}"#,
+            r#"{"cnf":{"jkt":"a","jkt":"b"}}"#,
+            // Escapes do not hide a repeat: the names are compared decoded.
+            r#"{"iss":"a","\u0069ss":"b"}"#,
+        ] {
+            assert!(
+                matches!(parse(dup.as_bytes()), Err(Invalid::Duplicate)),
+                "{dup}"
+            );
+        }
+        let ok = r#"{"a":[1,-2,3.5,true,null,"s",{"b":{"c":[]}}],"b":{"a":1}}"#;
+        assert_eq!(
+            parse(ok.as_bytes()).unwrap(),
+            serde_json::from_str::<Value>(ok).unwrap()
+        );
+        assert!(matches!(
+            parse(b"{\"a\":1} trailing"),
+            Err(Invalid::Syntax { .. })
+        ));
+        assert!(matches!(parse(b"{\"a\":"), Err(Invalid::Syntax { .. })));
+        assert!(matches!(parse_object(b"[1]"), Err(Invalid::Syntax { .. })));
+        assert_eq!(
+            parse(b"18446744073709551615").unwrap(),
+            Value::from(u64::MAX)
+        );
+    }
+}
