@@ -142,6 +142,9 @@ mod clock;
 pub mod dev_server;
 pub mod error;
 mod flight;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 mod jose;
 mod json;

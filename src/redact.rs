@@ -63,11 +63,17 @@ pub(crate) fn body_preview(body: &[u8]) -> String {
     sanitize(&text, PREVIEW_CHARS)
 }
 
+/// Whether a member with this (decoded) name holds a credential.
+#[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
+pub(crate) fn is_sensitive_member(name: &str) -> bool {
+    SENSITIVE_MEMBERS.contains(&name)
+}
+
 fn redact(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (k, val) in map.iter_mut() {
-                if SENSITIVE_MEMBERS.contains(&k.as_str()) {
+                if is_sensitive_member(k) {
                     *val = Value::String(REDACTED.to_owned());
                 } else {
                     redact(val);

@@ -59,6 +59,7 @@ use crate::flight::Jitter;
 /// idempotent calls, `min(0.5 s × 2ⁿ, 8 s)` minus up to 25 % jitter, or the server's `Retry-After`
 /// (`retry-after-ms` first) when it is between 0 and 60 s. `x-should-retry` overrides the status rule.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt.
     pub max_retries: u32,
@@ -83,6 +84,10 @@ impl Default for RetryPolicy {
         }
     }
 }
+
+policy_setters!(RetryPolicy {
+    with_max_retries => max_retries: u32,
+});
 
 impl RetryPolicy {
     /// No retries at all.

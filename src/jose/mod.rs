@@ -113,6 +113,23 @@ impl SigningAlgorithm {
 }
 
 impl SigningAlgorithm {
+    /// Every algorithm.
+    #[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
+    pub(crate) const ALL: [Self; 12] = [
+        Self::RS256,
+        Self::RS384,
+        Self::RS512,
+        Self::PS256,
+        Self::PS384,
+        Self::PS512,
+        Self::ES256,
+        Self::ES384,
+        Self::EdDSA,
+        Self::HS256,
+        Self::HS384,
+        Self::HS512,
+    ];
+
     /// The symmetric algorithms.
     pub(crate) const HMAC: [Self; 3] = [Self::HS256, Self::HS384, Self::HS512];
 

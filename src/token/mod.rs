@@ -30,5 +30,7 @@ mod signing;
 pub use auth::{ASSERTION_LIFETIME, ClientAuth};
 pub use endpoint::{ClientCredentials, TokenEndpoint};
 pub use pkce::PkcePair;
+#[cfg(feature = "fuzzing")]
+pub(crate) use response::parse_token_response;
 pub use response::{DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, Token};
 pub use signing::{SigningAlgorithm, SigningKey};

@@ -97,6 +97,17 @@ pub use validation::{DEFAULT_LEEWAY, StandardClaims, TypProfile};
 pub use verified::Verified;
 pub use verifier::Verifier;
 
+/// For the fuzzers: a JWK Set ingested as the key cache does (count of usable keys, count skipped).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn ingest_jwks(
+    set: &serde_json::Value,
+    allowed: &[SigningAlgorithm],
+    max_keys: usize,
+) -> (usize, usize) {
+    let (keys, skipped) = keys::ingest(set, allowed, max_keys);
+    (keys.len(), skipped.len())
+}
+
 use crate::jose::SigningAlgorithm;
 
 /// The algorithms accepted by default (DESIGN §5).

@@ -73,8 +73,10 @@ impl Rejection {
     }
 }
 
-/// How challenges are written: the realm, the RFC 9728 metadata URL, and the body format.
+/// How challenges are written: the realm, the RFC 9728 metadata URL, and the body format. Built from
+/// [`Default`] and the `with_*` setters (new fields may come in a minor release).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ChallengeConfig {
     /// `realm` of every challenge.
     pub realm: String,
@@ -111,6 +113,12 @@ pub(crate) fn quoted(value: &str) -> String {
     out.push('"');
     out
 }
+
+policy_setters!(ChallengeConfig {
+    with_realm => realm: String,
+    with_resource_metadata => resource_metadata: Option<String>,
+    with_problem_json => problem_json: bool,
+});
 
 impl ChallengeConfig {
     /// The `WWW-Authenticate` value for a rejection (`None` for 503, which has no challenge).
