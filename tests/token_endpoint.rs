@@ -200,11 +200,7 @@ async fn server_errors_are_transient() {
         )
         .mount(&server)
         .await;
-    let err = endpoint_with(&server, basic(), http())
-        .await
-        .client_credentials(&ClientCredentials::new())
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(&server).await;
     let Error::UnexpectedResponse(e) = &err else {
         panic!("{err:?}")
     };
@@ -226,11 +222,7 @@ async fn rate_limit_carries_retry_after() {
         )
         .mount(&server)
         .await;
-    let err = endpoint_with(&server, basic(), http())
-        .await
-        .client_credentials(&ClientCredentials::new())
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(&server).await;
     assert_eq!(err.retry_after(), Some(Duration::from_secs(17)));
     assert_eq!(
         err.oauth_code(),
@@ -302,11 +294,7 @@ async fn telnyx_error_bodies_are_typed_by_the_telnyx_token_endpoint_and_unexpect
     assert!(err.to_string().contains("Authentication failed"));
     assert!(err.is_permanent());
     // A generic endpoint speaks OAuth: the same body is an unexpected response, still permanent.
-    let err = endpoint_with(&server, basic(), http())
-        .await
-        .client_credentials(&ClientCredentials::new())
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(&server).await;
     let Error::UnexpectedResponse(e) = &err else {
         panic!("{err:?}")
     };
@@ -401,11 +389,7 @@ async fn oversized_body_is_refused_by_content_length() {
         .respond_with(ResponseTemplate::new(200).set_body_raw(huge, "application/json"))
         .mount(&server)
         .await;
-    let err = endpoint_with(&server, basic(), http())
-        .await
-        .client_credentials(&ClientCredentials::new())
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(&server).await;
     let Error::UnexpectedResponse(e) = &err else {
         panic!("{err:?}")
     };
@@ -506,11 +490,7 @@ async fn redirects_are_not_followed() {
         .expect(0)
         .mount(&server)
         .await;
-    let err = endpoint_with(&server, basic(), http())
-        .await
-        .client_credentials(&ClientCredentials::new())
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(&server).await;
     assert_eq!(err.status().map(|s| s.as_u16()), Some(307));
 }
 
