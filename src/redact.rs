@@ -64,7 +64,6 @@ pub(crate) fn body_preview(body: &[u8]) -> String {
 }
 
 /// Whether a member with this (decoded) name holds a credential.
-#[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
 pub(crate) fn is_sensitive_member(name: &str) -> bool {
     SENSITIVE_MEMBERS.contains(&name)
 }

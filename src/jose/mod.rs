@@ -62,21 +62,7 @@ impl SigningAlgorithm {
 
     /// Parses a JWS `alg` name (exact, case-sensitive as RFC 7515 requires).
     pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "RS256" => Self::RS256,
-            "RS384" => Self::RS384,
-            "RS512" => Self::RS512,
-            "PS256" => Self::PS256,
-            "PS384" => Self::PS384,
-            "PS512" => Self::PS512,
-            "ES256" => Self::ES256,
-            "ES384" => Self::ES384,
-            "EdDSA" => Self::EdDSA,
-            "HS256" => Self::HS256,
-            "HS384" => Self::HS384,
-            "HS512" => Self::HS512,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
     /// The RSA signing encoding, for RS* and PS*.
@@ -114,7 +100,6 @@ impl SigningAlgorithm {
 
 impl SigningAlgorithm {
     /// Every algorithm.
-    #[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
     pub(crate) const ALL: [Self; 12] = [
         Self::RS256,
         Self::RS384,
@@ -158,5 +143,24 @@ impl SigningAlgorithm {
 impl fmt::Display for SigningAlgorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SigningAlgorithm;
+
+    #[test]
+    fn names_round_trip_exactly_and_case_sensitively() {
+        for alg in SigningAlgorithm::ALL {
+            assert_eq!(SigningAlgorithm::parse(alg.as_str()), Some(alg));
+        }
+        for name in ["none", "rs256", "EDDSA", "HS256 ", ""] {
+            assert_eq!(SigningAlgorithm::parse(name), None, "{name}");
+        }
+        assert_eq!(
+            SigningAlgorithm::ALL.iter().filter(|a| a.is_hmac()).count(),
+            SigningAlgorithm::HMAC.len()
+        );
     }
 }
