@@ -13,9 +13,9 @@ use crate::jose::SigningAlgorithm;
 #[derive(Debug, Clone)]
 pub struct Verified<C = Value> {
     pub(super) claims: C,
-    pub(super) standard: StandardClaims,
+    pub(super) standard: Arc<StandardClaims>,
     pub(super) scopes: Arc<[String]>,
-    pub(super) kid: Option<String>,
+    pub(super) kid: Option<Arc<str>>,
     pub(super) alg: Option<SigningAlgorithm>,
 }
 
@@ -29,9 +29,9 @@ impl Verified<Value> {
     ) -> Self {
         Self {
             claims,
-            standard,
+            standard: Arc::new(standard),
             scopes: scopes.into(),
-            kid,
+            kid: kid.map(Arc::from),
             alg,
         }
     }

@@ -73,11 +73,10 @@ impl Verifier {
         let inner = &*self.inner;
         let cached = match &inner.cache {
             Some(cache) if token.len() <= inner.max_token_bytes => {
-                let key = cache::digest(token);
-                if let Some(hit) = self.cache_hit::<C>(cache, &key) {
+                if let Some(hit) = self.cache_hit::<C>(cache, token) {
                     return hit;
                 }
-                Some((cache, key))
+                Some(cache)
             }
             _ => None,
         };
@@ -128,26 +127,28 @@ impl Verifier {
             profile: inner.profile,
         };
         let standard = validation::validate(&jws.claims, &rules)?;
+        let standard = Arc::new(standard);
         let scopes: Arc<[String]> = validation::scopes(&jws.claims, inner.accept_scp)?.into();
+        let kid: Option<Arc<str>> = jws.header.kid.map(Arc::from);
         let claims_value = Value::Object(jws.claims);
-        let Some((cache, key)) = cached else {
+        let Some(cache) = cached else {
             // No cache: deserialize from the value itself, moving rather than copying its strings.
             return Ok(Verified {
                 claims: C::deserialize(claims_value).map_err(|_| VerifyError::CustomClaims)?,
                 standard,
                 scopes,
-                kid: jws.header.kid,
+                kid,
                 alg: Some(alg),
             });
         };
         let claims = C::deserialize(&claims_value).map_err(|_| VerifyError::CustomClaims)?;
         cache.insert(
-            key,
+            token,
             cache::Entry {
                 claims: claims_value,
                 standard: standard.clone(),
                 scopes: scopes.clone(),
-                kid: jws.header.kid.clone(),
+                kid: kid.clone(),
                 alg,
                 issuer: issuer_index,
             },
@@ -156,7 +157,7 @@ impl Verifier {
             claims,
             standard,
             scopes,
-            kid: jws.header.kid,
+            kid,
             alg: Some(alg),
         })
     }
@@ -166,17 +167,17 @@ impl Verifier {
     fn cache_hit<C: DeserializeOwned>(
         &self,
         cache: &cache::VerifiedCache,
-        key: &cache::Digest,
+        token: &str,
     ) -> Option<Result<Verified<C>, VerifyError>> {
         let inner = &*self.inner;
-        let hit = cache.get(key)?;
+        let hit = cache.get(token)?;
         let now = (inner.clock)();
         let key_still_published = match &inner.issuers.get(hit.issuer)?.keys {
             Keys::Jwks(jwks) => jwks.has_key(hit.kid.as_deref(), hit.alg),
             Keys::Hmac(..) => true,
         };
         if now >= hit.standard.exp + inner.leeway || !key_still_published {
-            cache.remove(key);
+            cache.remove(token);
             return None;
         }
         Some(
