@@ -155,6 +155,7 @@ pub mod provider;
 mod random;
 mod redact;
 pub mod secret;
+pub mod shared;
 pub mod telnyx;
 pub mod token;
 pub mod verify;

@@ -17,6 +17,7 @@
 //! | `telnyx_oauth_introspection_cache_hits_total` | counter | |
 //! | `telnyx_oauth_token_fetches_total` | counter | `outcome` (`ok`, `transient`, `permanent`) |
 //! | `telnyx_oauth_token_fetch_seconds` | histogram | |
+//! | `telnyx_oauth_shared_store_events_total` | counter | `event` (`adopted`, `fetched`, `lease_wait`, `store_error`, `unusable_value`) |
 
 use std::time::Duration;
 
@@ -74,6 +75,17 @@ pub(crate) fn introspection(cache_hit: bool) {
     }
     #[cfg(not(feature = "metrics"))]
     let _ = cache_hit;
+}
+
+/// What a provider's shared token cache did (counter, label `event`).
+pub const SHARED_STORE_EVENTS: &str = "telnyx_oauth_shared_store_events_total";
+
+#[inline]
+pub(crate) fn shared_store(event: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(SHARED_STORE_EVENTS, "event" => event).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = event;
 }
 
 #[inline]

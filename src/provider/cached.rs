@@ -26,6 +26,8 @@ pub struct CachedToken {
     pub(crate) token: Token,
     pub(crate) header: HeaderValue,
     pub(crate) generation: u64,
+    /// Its generation in the shared cache (0: not from one), to tell a newer shared value from it.
+    pub(crate) shared_generation: u64,
     pub(crate) schedule: Schedule,
     /// Set by the provider's timer when callers must no longer take this token without a clock check.
     pub(crate) stale: AtomicBool,
@@ -54,9 +56,16 @@ impl CachedToken {
             token,
             header,
             generation,
+            shared_generation: 0,
             schedule,
             invalidated: AtomicBool::new(false),
         }
+    }
+
+    /// The same token, marked with its shared-cache generation.
+    pub(crate) fn shared_at(mut self, generation: u64) -> Self {
+        self.shared_generation = generation;
+        self
     }
 
     /// The token set (access token, refresh token, scope, lifetimes).

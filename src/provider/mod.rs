@@ -48,6 +48,7 @@
 mod cached;
 pub mod policy;
 mod refresher;
+mod sharing;
 mod source;
 
 use std::fmt;
@@ -64,6 +65,7 @@ use refresher::Refresher;
 use source::{EndpointSource, Grant};
 
 use crate::error::Error;
+use crate::shared::SharedCache;
 use crate::token::{ClientCredentials, Token, TokenEndpoint};
 
 /// A shared, self-refreshing source of access tokens. Cheap to clone (`Arc` inside), `Send + Sync`.
@@ -91,6 +93,12 @@ pub struct TokenProviderBuilder {
     policy: RefreshPolicy,
     jitter: JitterFn,
     hook: Option<PersistHook>,
+    shared: Option<SharedCache>,
+    /// What the token is, for the shared cache's key: endpoint, client, grant and parameters
+    /// (`None` for a custom source).
+    identity: Option<Vec<String>>,
+    /// A refresh-token grant: sharing it needs a subject (whose grant it is).
+    needs_subject: bool,
 }
 
 impl fmt::Debug for TokenProviderBuilder {
@@ -98,6 +106,7 @@ impl fmt::Debug for TokenProviderBuilder {
         f.debug_struct("TokenProviderBuilder")
             .field("policy", &self.policy)
             .field("seeded", &self.seed.is_some())
+            .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
 }
@@ -110,7 +119,24 @@ impl TokenProviderBuilder {
             policy: RefreshPolicy::default(),
             jitter: crate::flight::system_jitter(),
             hook: None,
+            shared: None,
+            identity: None,
+            needs_subject: false,
         }
+    }
+
+    fn identified(mut self, identity: Vec<String>, needs_subject: bool) -> Self {
+        self.identity = Some(identity);
+        self.needs_subject = needs_subject;
+        self
+    }
+
+    /// Shares this provider's token with every replica using the same cache (see [`crate::shared`]).
+    /// The key is derived from the token endpoint, the client id and the grant's parameters (and the
+    /// cache's subject); a refresh-token grant or a custom source needs [`SharedCache::subject`].
+    pub fn shared(mut self, cache: SharedCache) -> Self {
+        self.shared = Some(cache);
+        self
     }
 
     /// Replaces the timing policy.
@@ -141,7 +167,33 @@ impl TokenProviderBuilder {
 
     /// Builds the provider. Nothing is fetched until the first `token()` call.
     pub fn build(self) -> Result<TokenProvider, Error> {
-        let shared = Refresher::build(self.source, self.seed, self.policy, self.jitter, self.hook)?;
+        let sharing = match self.shared {
+            Some(cache) => {
+                if self.needs_subject && cache.subject.is_none() {
+                    return Err(Error::config(
+                        "sharing a refresh-token grant needs SharedCache::subject (whose grant it is)",
+                    ));
+                }
+                // A live holder finishes its attempt and its hook before its lease runs out.
+                let lease = self.policy.attempt_timeout
+                    + self.policy.hook_timeout
+                    + std::time::Duration::from_secs(1);
+                Some(sharing::Sharing::new(
+                    cache,
+                    self.identity.as_deref(),
+                    lease,
+                )?)
+            }
+            None => None,
+        };
+        let shared = Refresher::build(
+            self.source,
+            self.seed,
+            self.policy,
+            self.jitter,
+            self.hook,
+            sharing,
+        )?;
         Ok(TokenProvider { shared })
     }
 }
@@ -150,7 +202,7 @@ impl TokenProviderBuilder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ProviderStats {
-    /// Fetches that produced a token.
+    /// Fetches that produced a token (tokens adopted from a shared cache included).
     pub fetches_ok: u64,
     /// Fetches that failed.
     pub fetches_failed: u64,
@@ -162,6 +214,16 @@ pub struct ProviderStats {
     pub invalidations: u64,
     /// Persistence hook failures and timeouts.
     pub hook_failures: u64,
+    /// Tokens adopted from the shared cache, written by another replica (no token request).
+    pub adopted: u64,
+    /// Token sets this provider fetched and wrote to the shared cache.
+    pub shared_writes: u64,
+    /// Flights that found another replica holding the lease and waited for its token.
+    pub lease_waits: u64,
+    /// Shared-store calls that failed or timed out (each time, the provider went on locally).
+    pub store_failures: u64,
+    /// Shared values ignored because they did not open or parse (and were then replaced).
+    pub unusable_values: u64,
     /// The current token's generation (0 before the first token).
     pub generation: u64,
     /// Time left on the current token, if there is one.
@@ -174,6 +236,7 @@ impl TokenProvider {
         endpoint: TokenEndpoint,
         request: ClientCredentials,
     ) -> TokenProviderBuilder {
+        let identity = endpoint.share_identity("client_credentials", request.share_identity());
         TokenProviderBuilder::new(
             Box::new(EndpointSource {
                 endpoint,
@@ -181,6 +244,7 @@ impl TokenProvider {
             }),
             None,
         )
+        .identified(identity, false)
     }
 
     /// A provider running the `refresh_token` grant, seeded with a token set obtained elsewhere (e.g. the
@@ -201,13 +265,17 @@ impl TokenProvider {
         if seed.refresh_token().is_none() {
             return Err(Error::config("the seed token set has no refresh token"));
         }
+        let mut sorted = scopes.clone();
+        sorted.sort();
+        let identity = endpoint.share_identity("refresh_token", sorted);
         Ok(TokenProviderBuilder::new(
             Box::new(EndpointSource {
                 endpoint,
                 grant: Grant::RefreshToken { scopes },
             }),
             Some(seed),
-        ))
+        )
+        .identified(identity, true))
     }
 
     /// A provider over any [`TokenSource`], optionally seeded.
@@ -298,6 +366,11 @@ impl TokenProvider {
             stale_served: c.stale_served.load(Ordering::Relaxed),
             invalidations: c.invalidations.load(Ordering::Relaxed),
             hook_failures: c.hook_failures.load(Ordering::Relaxed),
+            adopted: c.adopted.load(Ordering::Relaxed),
+            shared_writes: c.shared_writes.load(Ordering::Relaxed),
+            lease_waits: c.lease_waits.load(Ordering::Relaxed),
+            store_failures: c.store_failures.load(Ordering::Relaxed),
+            unusable_values: c.unusable_values.load(Ordering::Relaxed),
             generation: current.as_ref().map_or(0, |t| t.generation),
             remaining: refresher::remaining(current.as_deref()),
         }

@@ -21,6 +21,7 @@ use tracing::Instrument;
 use super::TokenProvider;
 use super::cached::{CachedToken, Issuer};
 use super::policy::RefreshPolicy;
+use super::sharing::{Obtained, Sharing};
 use super::source::{BoxFuture, TokenSource};
 use crate::error::{Error, ErrorClass, TransportError, UnexpectedReason};
 use crate::flight::{Cell, CellState, Jitter, Landing, Waited, Waiter};
@@ -47,9 +48,14 @@ pub(crate) struct Counters {
     pub(crate) stale_served: AtomicU64,
     pub(crate) invalidations: AtomicU64,
     pub(crate) hook_failures: AtomicU64,
+    pub(crate) adopted: AtomicU64,
+    pub(crate) shared_writes: AtomicU64,
+    pub(crate) lease_waits: AtomicU64,
+    pub(crate) store_failures: AtomicU64,
+    pub(crate) unusable_values: AtomicU64,
 }
 
-fn bump(counter: &AtomicU64) {
+pub(super) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -80,6 +86,8 @@ pub(crate) struct Refresher {
     pub(crate) policy: RefreshPolicy,
     jitter: JitterFn,
     hook: Option<PersistHook>,
+    /// The fleet-wide cache in front of the source, if any.
+    pub(super) sharing: Option<Sharing>,
     pub(crate) counters: Counters,
 }
 
@@ -108,6 +116,7 @@ impl Refresher {
         policy: RefreshPolicy,
         jitter: JitterFn,
         hook: Option<PersistHook>,
+        sharing: Option<Sharing>,
     ) -> Result<Arc<Self>, Error> {
         let now = Instant::now();
         let seed = match seed {
@@ -155,6 +164,7 @@ impl Refresher {
                 policy,
                 jitter,
                 hook,
+                sharing,
                 counters: Counters::default(),
             }
         }))
@@ -372,33 +382,12 @@ impl Refresher {
             generation = previous.as_ref().map(|t| t.generation)
         );
         let started = Instant::now();
+        // One draw for this flight: the adoption check and the new token's schedule agree.
+        let jitter = (self.jitter)();
         let result = async {
-            let fetched = tokio::time::timeout(
-                self.policy.attempt_timeout,
-                self.source.fetch(previous.as_ref().map(|t| &t.token)),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Err(TransportError::timeout_of(
-                    "token source",
-                    self.policy.attempt_timeout,
-                ))
-            })?;
-            if fetched.expires_in().is_zero() {
-                return Err(Error::unexpected(
-                    http::StatusCode::OK,
-                    None,
-                    UnexpectedReason::InvalidField {
-                        field: "expires_in",
-                        problem: "is zero: the token was expired on arrival",
-                    },
-                    &[],
-                    None,
-                ));
-            }
-            let header = fetched.access_token().bearer_header()?;
-            self.run_hook(&fetched).await;
-            Ok((fetched, header))
+            let obtained = self.obtain(previous.as_deref(), jitter).await?;
+            let header = obtained.token.access_token().bearer_header()?;
+            Ok::<_, Error>((obtained, header))
         }
         .instrument(span.clone())
         .await;
@@ -415,22 +404,26 @@ impl Refresher {
             now.duration_since(started),
         );
         let outcome = match result {
-            Ok((token, header)) => {
+            Ok((obtained, header)) => {
                 ctl.ext.generation += 1;
+                let token = obtained.token;
                 let schedule = self.policy.schedule(
                     token.obtained_at(),
                     token.expires_in(),
                     token.refresh_in(),
-                    (self.jitter)(),
+                    jitter,
                 );
-                let cached = Arc::new(CachedToken::new(
-                    token,
-                    header,
-                    ctl.ext.generation,
-                    schedule,
-                    now,
-                    Arc::downgrade(&self) as Weak<Refresher>,
-                ));
+                let cached = Arc::new(
+                    CachedToken::new(
+                        token,
+                        header,
+                        ctl.ext.generation,
+                        schedule,
+                        now,
+                        Arc::downgrade(&self) as Weak<Refresher>,
+                    )
+                    .shared_at(obtained.shared_generation),
+                );
                 self.cell.store(Some(cached.clone()));
                 self.current_generation
                     .store(cached.generation, Ordering::Release);
@@ -493,6 +486,39 @@ impl Refresher {
         landing.land(&mut ctl, outcome);
         drop(ctl);
         self.wake.notify_one();
+    }
+
+    /// One request to the token source, bounded by the attempt timeout, then the persistence hook.
+    pub(super) async fn fetch(
+        &self,
+        current: Option<&Token>,
+        held: u64,
+    ) -> Result<Obtained, Error> {
+        let fetched = tokio::time::timeout(self.policy.attempt_timeout, self.source.fetch(current))
+            .await
+            .unwrap_or_else(|_| {
+                Err(TransportError::timeout_of(
+                    "token source",
+                    self.policy.attempt_timeout,
+                ))
+            })?;
+        if fetched.expires_in().is_zero() {
+            return Err(Error::unexpected(
+                http::StatusCode::OK,
+                None,
+                UnexpectedReason::InvalidField {
+                    field: "expires_in",
+                    problem: "is zero: the token was expired on arrival",
+                },
+                &[],
+                None,
+            ));
+        }
+        self.run_hook(&fetched).await;
+        Ok(Obtained {
+            token: fetched,
+            shared_generation: held,
+        })
     }
 
     async fn run_hook(&self, token: &Token) {

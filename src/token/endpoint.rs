@@ -51,6 +51,18 @@ pub struct ClientCredentials {
 }
 
 impl ClientCredentials {
+    /// What distinguishes the token this request gets, for a shared cache's key: scopes (sorted),
+    /// resources, audience and extra parameters, each tagged.
+    pub(crate) fn share_identity(&self) -> Vec<String> {
+        let mut scopes = self.scopes.clone();
+        scopes.sort();
+        let mut out: Vec<String> = scopes.into_iter().map(|s| format!("scope={s}")).collect();
+        out.extend(self.resources.iter().map(|r| format!("resource={r}")));
+        out.extend(self.audience.iter().map(|a| format!("audience={a}")));
+        out.extend(self.extra.iter().map(|(k, v)| format!("{k}={v}")));
+        out
+    }
+
     /// No scopes, resources or audience: the server's defaults.
     pub fn new() -> Self {
         Self::default()
@@ -179,6 +191,17 @@ impl TokenEndpoint {
             http,
             read_error: Response::error,
         })
+    }
+
+    /// The token's identity for a shared cache key: this endpoint and client, the grant, its parameters.
+    pub(crate) fn share_identity(&self, grant: &str, params: Vec<String>) -> Vec<String> {
+        let mut out = vec![
+            self.url.as_str().to_owned(),
+            self.auth.client_id().to_owned(),
+            grant.to_owned(),
+        ];
+        out.extend(params);
+        out
     }
 
     /// The endpoint URL.

@@ -74,6 +74,19 @@ impl Token {
         self
     }
 
+    /// The members a shared cache keeps besides the ones with public setters.
+    pub(crate) fn with_stored_parts(
+        mut self,
+        token_type: String,
+        expires_in_defaulted: bool,
+        extra: Map<String, Value>,
+    ) -> Self {
+        self.token_type = token_type;
+        self.expires_in_defaulted = expires_in_defaulted;
+        self.extra = extra;
+        self
+    }
+
     /// The access token.
     pub fn access_token(&self) -> &AccessToken {
         &self.access_token
