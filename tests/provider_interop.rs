@@ -6,7 +6,6 @@ mod support;
 use std::time::Duration;
 
 use support::fake_as::{FakeTokenServer, Mode};
-use support::peer::REDIRECT_URI;
 use support::{Peer, jwt_part};
 use telnyx_oauth::provider::RefreshPolicy;
 use telnyx_oauth::{
@@ -97,24 +96,7 @@ async fn five_second_tokens_are_refreshed_ahead_through_three_cycles_without_cal
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_refresh_tokens_survive_a_hundred_cycles_and_bursts() {
     let peer = Peer::start_with(serde_json::json!({ "rotateRefreshToken": true }));
-    let code = peer
-        .authorize(
-            "code-client",
-            "openid read write",
-            Some("https://rs.test/rs256"),
-            None,
-        )
-        .await;
-    let endpoint = TokenEndpoint::new_with_http(
-        http(),
-        &peer.token_url(),
-        ClientAuth::basic("code-client", ClientSecret::new("code-secret")),
-    )
-    .unwrap();
-    let seed = endpoint
-        .exchange_code(&code, REDIRECT_URI, None)
-        .await
-        .unwrap();
+    let (endpoint, seed) = peer.refresh_grant().await;
     let policy = RefreshPolicy::default().with_min_fetch_interval(Duration::ZERO);
     let provider = TokenProvider::refresh_token(endpoint, seed)
         .unwrap()

@@ -4,6 +4,7 @@
 pub mod fake_as;
 pub mod fault_proxy;
 pub mod peer;
+pub mod redis;
 pub mod resource;
 pub mod scripted;
 

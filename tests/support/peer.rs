@@ -12,7 +12,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use telnyx_oauth::{AuthorizationCode, PkcePair};
+use telnyx_oauth::{
+    AuthorizationCode, ClientAuth, ClientSecret, HttpClient, PkcePair, Token, TokenEndpoint,
+};
 
 /// How long the peer may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -187,6 +189,33 @@ impl Peer {
             .get("code")
             .unwrap_or_else(|| panic!("no code in the redirect: {next}"));
         AuthorizationCode::new(code.clone())
+    }
+}
+
+impl Peer {
+    /// A user's refresh-token grant for the confidential `code-client` (scopes `openid read write`,
+    /// resource `https://rs.test/rs256`): the code flow run through, the code exchanged. Returns the
+    /// client's token endpoint and the first token set.
+    pub async fn refresh_grant(&self) -> (TokenEndpoint, Token) {
+        let code = self
+            .authorize(
+                "code-client",
+                "openid read write",
+                Some("https://rs.test/rs256"),
+                None,
+            )
+            .await;
+        let endpoint = TokenEndpoint::new_with_http(
+            HttpClient::new().unwrap().allow_http_loopback(true),
+            &self.token_url(),
+            ClientAuth::basic("code-client", ClientSecret::new("code-secret")),
+        )
+        .unwrap();
+        let seed = endpoint
+            .exchange_code(&code, REDIRECT_URI, None)
+            .await
+            .unwrap();
+        (endpoint, seed)
     }
 }
 
