@@ -118,3 +118,35 @@ fn manage_clients_without_an_api_key_uses_the_dev_server_or_says_what_it_needs()
         assert!(String::from_utf8_lossy(&out.stderr).contains("TELNYX_API_KEY"));
     }
 }
+
+/// `shared_cache` against a real redis-server: the second replica adopts the first one's token.
+#[cfg(all(feature = "redis", feature = "dev-server"))]
+#[test]
+fn shared_cache_shares_one_token_between_two_replicas_through_redis() {
+    #[path = "support/redis.rs"]
+    #[allow(dead_code)]
+    mod redis_server;
+    let redis = redis_server::RedisServer::start();
+    let out = Command::new(example("shared_cache"))
+        .env("REDIS_URL", redis.url())
+        .output()
+        .expect("run the example (cargo test builds examples)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("replica a: fetched 1, shared 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("replica b: adopted 1, store failures 0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("same token: true; token requests: 1"),
+        "{stdout}"
+    );
+}
