@@ -54,9 +54,12 @@ pub fn token_response(data: &[u8]) {
         None => (200, data),
     };
     let resp = response(status, body);
-    if let Err(e) =
-        crate::token::parse_token_response(&resp, tokio::time::Instant::now(), Response::error)
-    {
+    if let Err(e) = crate::token::parse_token_response(
+        &resp,
+        tokio::time::Instant::now(),
+        Response::error,
+        false,
+    ) {
         // Arbitrary text that is not a credential may be previewed; the secret-carrying target
         // checks redaction.
         check_bounded(&e);
@@ -78,9 +81,12 @@ pub fn secret_in_token_response(data: &[u8]) {
         return;
     }
     let resp = response(200, body.as_bytes());
-    if let Err(e) =
-        crate::token::parse_token_response(&resp, tokio::time::Instant::now(), Response::error)
-    {
+    if let Err(e) = crate::token::parse_token_response(
+        &resp,
+        tokio::time::Instant::now(),
+        Response::error,
+        false,
+    ) {
         check_error_text(&e);
     }
     let preview = crate::redact::body_preview(body.as_bytes());

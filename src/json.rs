@@ -51,7 +51,7 @@ fn classify(e: &serde_json::Error) -> Invalid {
 }
 
 /// A `Value` whose objects, at every depth, have unique member names.
-struct UniqueValue;
+pub(crate) struct UniqueValue;
 
 impl<'de> DeserializeSeed<'de> for UniqueValue {
     type Value = Value;

@@ -140,6 +140,7 @@ mod clock;
 #[cfg(feature = "dev-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
 pub mod dev_server;
+pub mod dpop;
 pub mod error;
 mod flight;
 #[cfg(feature = "fuzzing")]

@@ -1,9 +1,15 @@
 //! JOSE primitives shared by every side of the crate: the JWS algorithm names and, for each, the
-//! aws-lc-rs primitive that signs or verifies it, and the DER encodings keys are built from. Client
+//! aws-lc-rs primitive that signs or verifies it, the DER encodings keys are built from, the keys that
+//! sign (client assertions, DPoP proofs, the dev server's tokens) and RFC 7638 thumbprints. Client
 //! assertions (`token/`), the verifier (`verify/`) and the dev server all match algorithms here and
 //! nowhere else.
 
 pub(crate) mod der;
+mod signing;
+mod thumbprint;
+
+pub use signing::SigningKey;
+pub(crate) use thumbprint::{sha256_b64, thumbprint};
 
 use std::fmt;
 

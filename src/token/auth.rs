@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::json;
 
-use super::signing::{SigningAlgorithm, SigningKey};
 use crate::error::Error;
+use crate::jose::{SigningAlgorithm, SigningKey};
 use crate::secret::ClientSecret;
 
 /// Lifetime of a client assertion (DESIGN §4 / RFC 7523: short-lived; a fresh one every attempt).

@@ -1,6 +1,7 @@
 //! [`TokenEndpoint`]: the grants of RFC 6749 against one token endpoint.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -8,6 +9,7 @@ use url::Url;
 
 use super::auth::ClientAuth;
 use super::response::{Token, parse_token_response};
+use crate::dpop::{DpopKey, NonceCache};
 use crate::error::{Error, endpoint_label};
 use crate::http::{HttpClient, Response};
 use crate::metadata::AuthorizationServerMetadata;
@@ -135,6 +137,16 @@ pub struct TokenEndpoint {
     /// How a failed response is read: OAuth error bodies (RFC 6749 §5.2), plus the server's own
     /// format where it has one (Telnyx's `errors[]`).
     read_error: fn(&Response) -> Error,
+    /// The DPoP key every request proves possession of, and the servers' nonces.
+    dpop: Option<Arc<Dpop>>,
+}
+
+/// A DPoP key and the nonces servers gave it, shared by a token endpoint and the layers that send
+/// its tokens.
+#[derive(Debug)]
+pub(crate) struct Dpop {
+    pub(crate) key: DpopKey,
+    pub(crate) nonces: NonceCache,
 }
 
 /// One token request: the grant type and its parameters.
@@ -157,6 +169,7 @@ impl TokenEndpoint {
             auth,
             http,
             read_error: Response::error,
+            dpop: None,
         })
     }
 
@@ -190,6 +203,7 @@ impl TokenEndpoint {
             auth,
             http,
             read_error: Response::error,
+            dpop: None,
         })
     }
 
@@ -202,6 +216,23 @@ impl TokenEndpoint {
         ];
         out.extend(params);
         out
+    }
+
+    /// Proves possession of `key` in every token request (RFC 9449): each carries a fresh `DPoP`
+    /// proof, so the server may bind the token to the key (`token_type` `DPoP`). A `use_dpop_nonce`
+    /// answer gets one retry with the server's nonce; nonces are remembered per origin from every
+    /// response. A refresh of a bound token carries a proof from the same key, as servers require.
+    pub fn with_dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(Arc::new(Dpop {
+            key,
+            nonces: NonceCache::default(),
+        }));
+        self
+    }
+
+    /// The DPoP key, if requests prove possession of one.
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.dpop.as_deref().map(|d| &d.key)
     }
 
     /// The endpoint URL.
@@ -319,15 +350,43 @@ impl TokenEndpoint {
     async fn execute_once(&self, request: TokenRequest<'_>) -> Result<Token, Error> {
         let mut params: Vec<(&str, &str)> = vec![("grant_type", request.grant_type)];
         params.extend(request.params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
-        let request = self.auth.form_request(
-            self.http.reqwest().post(self.url.clone()),
-            self.url.as_str(),
-            &params,
-        )?;
-        // The earliest instant the server could have issued the token: its lifetime counts from here,
-        // so a slow reply never makes a token look longer-lived than its `exp`.
-        let sent_at = Instant::now();
-        let response = self.http.send(&self.url, request).await?;
-        parse_token_response(&response, sent_at, self.read_error)
+        let dpop = self.dpop.as_deref();
+        // With DPoP, a `use_dpop_nonce` answer that brings a new nonce gets one more attempt (a fresh
+        // proof and, for assertions, a fresh `jti`); a second demand is the server's answer.
+        let mut retried = false;
+        loop {
+            let mut builder = self.http.reqwest().post(self.url.clone());
+            if let Some(d) = dpop {
+                let nonce = d.nonces.get(&self.url);
+                let proof = d
+                    .key
+                    .proof(&http::Method::POST, &self.url, None, nonce.as_deref())?;
+                builder = builder.header("DPoP", proof);
+            }
+            let request = self
+                .auth
+                .form_request(builder, self.url.as_str(), &params)?;
+            // The earliest instant the server could have issued the token: its lifetime counts from
+            // here, so a slow reply never makes a token look longer-lived than its `exp`.
+            let sent_at = Instant::now();
+            let response = self.http.send(&self.url, request).await?;
+            if let Some(d) = dpop {
+                let fresh = d.nonces.update(&self.url, &response.headers);
+                if !retried && fresh.is_some() && is_use_dpop_nonce(&response) {
+                    tracing::debug!("the token endpoint asked for a DPoP nonce; retrying with it");
+                    retried = true;
+                    continue;
+                }
+            }
+            return parse_token_response(&response, sent_at, self.read_error, dpop.is_some());
+        }
     }
+}
+
+/// A token endpoint's `use_dpop_nonce` error (RFC 9449 §8): 400 with that OAuth error code.
+fn is_use_dpop_nonce(response: &Response) -> bool {
+    response.status == http::StatusCode::BAD_REQUEST
+        && crate::json::parse(&response.body).is_ok_and(|v| {
+            v.get("error").and_then(serde_json::Value::as_str) == Some("use_dpop_nonce")
+        })
 }

@@ -25,12 +25,11 @@ mod auth;
 mod endpoint;
 mod pkce;
 mod response;
-mod signing;
 
+pub use crate::jose::{SigningAlgorithm, SigningKey};
 pub use auth::{ASSERTION_LIFETIME, ClientAuth};
 pub use endpoint::{ClientCredentials, TokenEndpoint};
 pub use pkce::PkcePair;
 #[cfg(feature = "fuzzing")]
 pub(crate) use response::parse_token_response;
 pub use response::{DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, Token};
-pub use signing::{SigningAlgorithm, SigningKey};

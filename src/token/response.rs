@@ -92,9 +92,15 @@ impl Token {
         &self.access_token
     }
 
-    /// `token_type` as sent (always `Bearer`, in any casing).
+    /// `token_type` as sent: `Bearer`, or `DPoP` for a token bound to a DPoP key (in any casing).
     pub fn token_type(&self) -> &str {
         &self.token_type
+    }
+
+    /// Whether the token is bound to the DPoP key whose proof obtained it (`token_type` `DPoP`, RFC
+    /// 9449 §5): it must be sent as `Authorization: DPoP …` with a proof from that key.
+    pub fn is_dpop_bound(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case("dpop")
     }
 
     /// The lifetime: `expires_in`, clamped to [`MAX_EXPIRES_IN`], or [`DEFAULT_EXPIRES_IN`] when absent.
@@ -184,10 +190,14 @@ fn invalid(resp: &Response, field: &'static str, problem: &'static str) -> Error
 
 /// Parses a token endpoint response strictly (RFC 6749 §5.1, §5.2).
 /// A token response as a [`Token`], or the error the response means (`read_error` reads error bodies).
+///
+/// `token_type` must be `Bearer`, or `DPoP` when the request carried a DPoP proof (`dpop_sent`): a
+/// server that binds a token the client did not ask to bind is answering someone else.
 pub(crate) fn parse_token_response(
     resp: &Response,
     now: Instant,
     read_error: fn(&Response) -> Error,
+    dpop_sent: bool,
 ) -> Result<Token, Error> {
     if !resp.status.is_success() {
         return Err(read_error(resp));
@@ -215,8 +225,16 @@ pub(crate) fn parse_token_response(
     };
     let token_type = match map.remove("token_type") {
         Some(Value::String(s)) if s.eq_ignore_ascii_case("bearer") => s,
+        Some(Value::String(s)) if dpop_sent && s.eq_ignore_ascii_case("dpop") => s,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("dpop") => {
+            return Err(invalid(
+                resp,
+                "token_type",
+                "is `DPoP`, but the request carried no DPoP proof",
+            ));
+        }
         Some(Value::String(_)) => {
-            return Err(invalid(resp, "token_type", "is not `Bearer`"));
+            return Err(invalid(resp, "token_type", "is not `Bearer` or `DPoP`"));
         }
         Some(_) => return Err(invalid(resp, "token_type", "is not a string")),
         None => {
@@ -306,7 +324,7 @@ mod tests {
     }
 
     fn parse(body: &str) -> Result<Token, Error> {
-        parse_token_response(&resp(200, body), Instant::now(), Response::error)
+        parse_token_response(&resp(200, body), Instant::now(), Response::error, false)
     }
 
     fn reason(err: Error) -> UnexpectedReason {
@@ -426,6 +444,27 @@ mod tests {
     }
 
     #[test]
+    fn a_dpop_token_type_is_taken_only_after_a_proof_was_sent() {
+        let body = r#"{"access_token":"at","token_type":"DPoP","expires_in":60}"#;
+        let err = parse(body).unwrap_err();
+        assert!(err.to_string().contains("no DPoP proof"), "{err}");
+        let t =
+            parse_token_response(&resp(200, body), Instant::now(), Response::error, true).unwrap();
+        assert!(t.is_dpop_bound());
+        let bearer = parse_token_response(
+            &resp(200, r#"{"access_token":"at","token_type":"bearer"}"#),
+            Instant::now(),
+            Response::error,
+            true,
+        )
+        .unwrap();
+        assert!(
+            !bearer.is_dpop_bound(),
+            "a server may ignore the proof and issue a bearer token"
+        );
+    }
+
+    #[test]
     fn error_body_with_200_is_an_oauth_error() {
         let err = parse(r#"{"error":"invalid_grant"}"#).unwrap_err();
         assert_eq!(err.oauth_code().map(|c| c.as_str()), Some("invalid_grant"));
@@ -440,6 +479,7 @@ mod tests {
             ),
             Instant::now(),
             Response::error,
+            false,
         )
         .unwrap_err();
         assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));

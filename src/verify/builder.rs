@@ -41,6 +41,7 @@ pub struct VerifierBuilder {
     clock: Option<WallClock>,
     jitter: Option<crate::flight::Jitter>,
     cache_capacity: Option<usize>,
+    dpop: Option<super::DpopPolicy>,
 }
 
 impl std::fmt::Debug for VerifierBuilder {
@@ -79,6 +80,7 @@ impl VerifierBuilder {
             clock: None,
             jitter: None,
             cache_capacity: None,
+            dpop: None,
         }
     }
 
@@ -184,6 +186,13 @@ impl VerifierBuilder {
         self.fail_fast = fail_fast;
         self
     }
+    /// Accepts DPoP-bound tokens (RFC 9449) through [`Verifier::verify_dpop`] — which `VerifyLayer`
+    /// calls for `Authorization: DPoP` — under `policy`: each proof checked, its `jti` remembered for
+    /// the window. Without this, a token with `cnf` is refused (`sender_constrained`).
+    pub fn dpop(mut self, policy: super::DpopPolicy) -> Self {
+        self.dpop = Some(policy);
+        self
+    }
 
     /// Remembers up to `capacity` verified tokens (by SHA-256), so a repeated token skips the signature
     /// check while it is unexpired and its key is still published. Off by default; 10 000 is a good size
@@ -279,7 +288,12 @@ impl VerifierBuilder {
                 accept_scp: self.accept_scp,
                 header_rules: super::jwt::HeaderRules {
                     ignore_header_keys: self.ignore_header_keys,
+                    dpop_proof: false,
                 },
+                dpop: self.dpop.map(|policy| super::verifier::DpopState {
+                    replay: super::dpop::ReplayCache::new(policy.replay_capacity),
+                    policy,
+                }),
                 max_token_bytes: self.max_token_bytes,
                 clock: self.clock.unwrap_or_else(crate::clock::system),
                 cache: self.cache_capacity.map(cache::VerifiedCache::new),

@@ -62,6 +62,8 @@ pub enum VerifyError {
     SenderConstrained,
     /// The claims do not deserialize into the requested type.
     CustomClaims,
+    /// DPoP (RFC 9449): the proof, or the token's binding, was refused.
+    Dpop(super::DpopReason),
     /// No keys are available (never fetched, or last good keys older than `max_stale`).
     KeysUnavailable {
         /// When to try again.
@@ -106,6 +108,7 @@ impl VerifyError {
             Self::AudienceMismatch => "audience_mismatch",
             Self::SenderConstrained => "sender_constrained",
             Self::CustomClaims => "custom_claims",
+            Self::Dpop(reason) => reason.code(),
             Self::KeysUnavailable { .. } => "keys_unavailable",
             Self::IntrospectionUnavailable { .. } => "introspection_unavailable",
         }
@@ -164,6 +167,7 @@ impl fmt::Display for VerifyError {
             Self::AudienceMismatch => "token audience is not accepted",
             Self::SenderConstrained => "sender-constrained tokens (cnf) are not accepted",
             Self::CustomClaims => "token claims do not have the expected shape",
+            Self::Dpop(reason) => return fmt::Display::fmt(reason, f),
             Self::KeysUnavailable { .. } => "verification keys are unavailable",
             Self::IntrospectionUnavailable { .. } => "token introspection is unavailable",
         };

@@ -34,6 +34,8 @@ pub(crate) struct Header {
     pub(crate) alg: SigningAlgorithm,
     pub(crate) kid: Option<String>,
     pub(crate) typ: Option<String>,
+    /// The embedded public key, only when parsing a DPoP proof ([`HeaderRules::dpop_proof`]).
+    pub(crate) jwk: Option<Map<String, Value>>,
 }
 
 /// A parsed, not yet verified, compact JWS.
@@ -51,6 +53,9 @@ pub(crate) struct HeaderRules {
     /// Ignore `jku`, `x5u`, `x5c` and `jwk` instead of refusing the token (RFC 8725 §3.10: keys a token
     /// names for itself are never used either way).
     pub(crate) ignore_header_keys: bool,
+    /// A DPoP proof (RFC 9449 §4.2): `jwk` is its key, required and returned; `jku`, `x5u` and `x5c`
+    /// are still refused.
+    pub(crate) dpop_proof: bool,
 }
 
 /// Parses `token` strictly. `allowed` are the algorithms this verifier accepts.
@@ -93,6 +98,7 @@ struct RawHeader {
     kid: Option<Value>,
     typ: Option<Value>,
     cty: Option<Value>,
+    jwk: Option<Value>,
     refused: Option<&'static str>,
     header_key: Option<&'static str>,
     crit: bool,
@@ -127,7 +133,12 @@ impl<'de> Deserialize<'de> for RawHeader {
                                 "jku" => h.header_key = h.header_key.or(Some("jku")),
                                 "x5u" => h.header_key = h.header_key.or(Some("x5u")),
                                 "x5c" => h.header_key = h.header_key.or(Some("x5c")),
-                                "jwk" => h.header_key = h.header_key.or(Some("jwk")),
+                                "jwk" => {
+                                    // Its members too are checked for duplicates: this key may be used.
+                                    h.jwk = Some(access.next_value_seed(crate::json::UniqueValue)?);
+                                    seen.push(key);
+                                    continue;
+                                }
                                 _ => {}
                             }
                             access.next_value::<de::IgnoredAny>()?;
@@ -173,8 +184,15 @@ fn check_header(
     if let Some(refused) = header.refused {
         return Err(VerifyError::UnsupportedHeader(refused));
     }
+    let jwk = match header.jwk {
+        Some(Value::Object(jwk)) if rules.dpop_proof => Some(jwk),
+        Some(_) if rules.dpop_proof => return Err(VerifyError::HeaderKey("jwk")),
+        None if rules.dpop_proof => return Err(VerifyError::MissingClaim("jwk")),
+        Some(_) if !rules.ignore_header_keys => return Err(VerifyError::HeaderKey("jwk")),
+        _ => None,
+    };
     if let Some(member) = header.header_key
-        && !rules.ignore_header_keys
+        && (rules.dpop_proof || !rules.ignore_header_keys)
     {
         return Err(VerifyError::HeaderKey(member));
     }
@@ -193,7 +211,7 @@ fn check_header(
         Some(Value::String(t)) => Some(t),
         Some(_) => return Err(VerifyError::Typ),
     };
-    Ok(Header { alg, kid, typ })
+    Ok(Header { alg, kid, typ, jwk })
 }
 
 #[cfg(test)]
@@ -335,6 +353,7 @@ mod tests {
         assert_eq!(err(&t), VerifyError::HeaderKey("jku"));
         let lenient = HeaderRules {
             ignore_header_keys: true,
+            dpop_proof: false,
         };
         let ok = parse(&t, 100_000, ALL, lenient).unwrap();
         assert_eq!(ok.header.kid.as_deref(), Some("k1"));

@@ -98,7 +98,7 @@ fn strip_zeros(b: &[u8]) -> &[u8] {
 }
 
 /// Ingests one JWK; `Err` says why it was skipped.
-fn ingest_one(
+pub(crate) fn ingest_one(
     key: &Map<String, Value>,
     allowed: &[SigningAlgorithm],
 ) -> Result<VerifyingKey, &'static str> {

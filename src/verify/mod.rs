@@ -59,6 +59,7 @@
 mod axum;
 mod builder;
 mod cache;
+mod dpop;
 mod error;
 mod introspect;
 mod jwks;
@@ -76,6 +77,10 @@ mod verifier;
 pub use axum::{Claims, ClaimsRejection};
 pub use builder::VerifierBuilder;
 pub use cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
+pub use dpop::{
+    DEFAULT_MAX_PROOF_BYTES, DEFAULT_PROOF_LEEWAY, DEFAULT_PROOF_WINDOW, DEFAULT_REPLAY_CAPACITY,
+    DpopMode, DpopPolicy, DpopReason,
+};
 pub use error::VerifyError;
 pub use introspect::{
     DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_TTL, IntrospectionStats, Introspector,

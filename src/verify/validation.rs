@@ -100,6 +100,8 @@ pub(crate) struct Rules<'a> {
     pub(crate) leeway: f64,
     pub(crate) now: f64,
     pub(crate) profile: TypProfile,
+    /// A DPoP-checked request: `cnf` is the binding the proof is checked against, not a refusal.
+    pub(crate) allow_cnf: bool,
 }
 
 pub(crate) fn validate(
@@ -142,7 +144,7 @@ pub(crate) fn validate(
     if !aud.iter().any(|a| rules.audiences.iter().any(|c| c == a)) {
         return Err(VerifyError::AudienceMismatch);
     }
-    if claims.contains_key("cnf") {
+    if claims.contains_key("cnf") && !rules.allow_cnf {
         return Err(VerifyError::SenderConstrained);
     }
     let standard = StandardClaims {
@@ -223,6 +225,7 @@ mod tests {
             leeway: 30.0,
             now,
             profile: TypProfile::Compat,
+            allow_cnf: false,
         }
     }
 

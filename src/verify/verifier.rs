@@ -12,7 +12,7 @@ use super::cache;
 use super::jwks::{JwksCache, KeysHealth};
 use super::jwt;
 use super::validation::{self, Rules, TypProfile};
-use super::{Verified, VerifyError};
+use super::{DpopReason, Verified, VerifyError};
 use crate::clock::WallClock;
 use crate::jose::SigningAlgorithm;
 
@@ -38,6 +38,13 @@ pub(super) struct VerifierState {
     pub(super) max_token_bytes: usize,
     pub(super) clock: WallClock,
     pub(super) cache: Option<cache::VerifiedCache>,
+    pub(super) dpop: Option<DpopState>,
+}
+
+/// A verifier's DPoP rules and the proofs it has seen.
+pub(super) struct DpopState {
+    pub(super) policy: super::DpopPolicy,
+    pub(super) replay: super::dpop::ReplayCache,
 }
 
 /// Verifies JWT access tokens. Cheap to clone.
@@ -66,13 +73,60 @@ impl std::fmt::Debug for Verifier {
 
 impl Verifier {
     /// Verifies `token` and deserializes its claims into `C` (use `serde_json::Value` for all claims).
+    ///
+    /// A bearer token: one bound to a DPoP key (`cnf`) is refused here, however it was presented —
+    /// use [`verify_dpop`](Self::verify_dpop) for `Authorization: DPoP`.
     pub async fn verify<C: DeserializeOwned>(
         &self,
         token: &str,
     ) -> Result<Verified<C>, VerifyError> {
+        if let Some(dpop) = &self.inner.dpop
+            && dpop.policy.mode == super::DpopMode::Required
+        {
+            return Err(VerifyError::Dpop(DpopReason::Required));
+        }
+        self.verify_token(token, None).await
+    }
+
+    /// Verifies a DPoP-bound `token` sent as `Authorization: DPoP <token>` on a request with this
+    /// `method`, external `url` (as the client addressed it) and `headers` (which must hold exactly
+    /// one `DPoP` proof): the token as [`verify`](Self::verify) does, except that it must carry
+    /// `cnf.jkt`, then the proof (RFC 9449 §4.3, see [`DpopPolicy`](super::DpopPolicy)).
+    pub async fn verify_dpop<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        method: &http::Method,
+        url: &url::Url,
+        headers: &http::HeaderMap,
+    ) -> Result<Verified<C>, VerifyError> {
+        let Some(dpop) = &self.inner.dpop else {
+            return Err(VerifyError::Dpop(DpopReason::NotAccepted));
+        };
+        let mut jkt = None;
+        let verified = self.verify_token(token, Some(&mut jkt)).await?;
+        let jkt = jkt.ok_or(VerifyError::Dpop(DpopReason::NotBound))?;
+        let request = super::dpop::ProofRequest {
+            method,
+            url,
+            headers,
+            access_token: token,
+            jkt: &jkt,
+        };
+        super::dpop::check_proof(&request, &dpop.policy, (self.inner.clock)(), &dpop.replay)
+            .map_err(VerifyError::Dpop)?;
+        Ok(verified)
+    }
+
+    /// The token checks. `bound`: a DPoP request, where `cnf` is allowed and its `jkt` is written
+    /// there (no verified-token cache: the proof is checked every time anyway).
+    async fn verify_token<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        bound: Option<&mut Option<String>>,
+    ) -> Result<Verified<C>, VerifyError> {
         let inner = &*self.inner;
         let cached = match &inner.cache {
-            Some(cache) if token.len() <= inner.max_token_bytes => {
+            Some(cache) if bound.is_none() && token.len() <= inner.max_token_bytes => {
                 if let Some(hit) = self.cache_hit::<C>(cache, token) {
                     return hit;
                 }
@@ -125,8 +179,19 @@ impl Verifier {
             leeway: inner.leeway,
             now: (inner.clock)(),
             profile: inner.profile,
+            allow_cnf: bound.is_some(),
         };
         let standard = validation::validate(&jws.claims, &rules)?;
+        if let Some(jkt) = bound {
+            *jkt = match jws.claims.get("cnf") {
+                None => None,
+                Some(Value::Object(cnf)) => match cnf.get("jkt") {
+                    Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
+                    _ => return Err(VerifyError::InvalidClaim("cnf")),
+                },
+                Some(_) => return Err(VerifyError::InvalidClaim("cnf")),
+            };
+        }
         let standard = Arc::new(standard);
         let scopes: Arc<[String]> = validation::scopes(&jws.claims, inner.accept_scp)?.into();
         let kid: Option<Arc<str>> = jws.header.kid.map(Arc::from);

@@ -1,4 +1,5 @@
 // A real, independently written OAuth 2.0 authorization server (oidc-provider) for the interop tests.
+// Options: accessTokenTTL (seconds), rotateRefreshToken (bool), dpopNonce (bool).
 //
 // Started by the Rust harness (tests/support/peer.rs) as `node server.mjs` with its options in the
 // OIDC_PEER_OPTIONS environment variable (JSON). It listens on 127.0.0.1 with an OS-chosen port and
@@ -66,6 +67,10 @@ server.listen(0, '127.0.0.1', () => {
       // Any authenticated client may introspect (the resource server is a client of its own).
       introspection: { enabled: true, allowedPolicy: () => true },
       revocation: { enabled: true },
+      // DPoP is on by default; `dpopNonce` makes the server demand its (rolling, HMAC) nonces.
+      dPoP: options.dpopNonce
+        ? { enabled: true, nonceSecret: Buffer.alloc(32, 7), requireNonce: () => true }
+        : { enabled: true },
       registration: { enabled: true },
       resourceIndicators: {
         enabled: true,

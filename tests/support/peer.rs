@@ -72,7 +72,8 @@ impl Peer {
         Self::start_with(serde_json::json!({}))
     }
 
-    /// A peer with options: `accessTokenTTL` (seconds), `rotateRefreshToken` (bool).
+    /// A peer with options: `accessTokenTTL` (seconds), `rotateRefreshToken` (bool), `dpopNonce`
+    /// (bool: DPoP proofs must carry the server's nonce).
     pub fn start_with(options: serde_json::Value) -> Peer {
         ensure_node_modules();
         let mut child = Command::new("node")
@@ -197,6 +198,14 @@ impl Peer {
     /// resource `https://rs.test/rs256`): the code flow run through, the code exchanged. Returns the
     /// client's token endpoint and the first token set.
     pub async fn refresh_grant(&self) -> (TokenEndpoint, Token) {
+        self.refresh_grant_with(|e| e).await
+    }
+
+    /// [`refresh_grant`](Self::refresh_grant) through an endpoint `configure` adjusts (e.g. DPoP).
+    pub async fn refresh_grant_with(
+        &self,
+        configure: impl FnOnce(TokenEndpoint) -> TokenEndpoint,
+    ) -> (TokenEndpoint, Token) {
         let code = self
             .authorize(
                 "code-client",
@@ -205,12 +214,14 @@ impl Peer {
                 None,
             )
             .await;
-        let endpoint = TokenEndpoint::new_with_http(
-            HttpClient::new().unwrap().allow_http_loopback(true),
-            &self.token_url(),
-            ClientAuth::basic("code-client", ClientSecret::new("code-secret")),
-        )
-        .unwrap();
+        let endpoint = configure(
+            TokenEndpoint::new_with_http(
+                HttpClient::new().unwrap().allow_http_loopback(true),
+                &self.token_url(),
+                ClientAuth::basic("code-client", ClientSecret::new("code-secret")),
+            )
+            .unwrap(),
+        );
         let seed = endpoint
             .exchange_code(&code, REDIRECT_URI, None)
             .await

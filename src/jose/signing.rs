@@ -1,4 +1,5 @@
-//! Keys that sign client assertions (RFC 7523, `private_key_jwt` and `client_secret_jwt`).
+//! Keys that sign: client assertions (RFC 7523, `private_key_jwt` and `client_secret_jwt`), DPoP
+//! proofs (RFC 9449) and the dev server's tokens.
 //!
 //! Keys are parsed once, when the [`SigningKey`] is built, straight into aws-lc-rs key objects; signing
 //! does not go through any process-wide crypto provider, so no other crate's feature choices can make it
@@ -12,7 +13,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorClass};
-pub use crate::jose::SigningAlgorithm;
+use crate::jose::SigningAlgorithm;
 use crate::jose::der::rsa_private_key_der;
 use crate::secret::{ClientSecret, PrivateKeyBytes};
 
@@ -179,7 +180,6 @@ impl SigningKey {
     /// and its public JWK (with `kid`, `alg` and `use: sig`), for servers that issue tokens (the dev
     /// server) and for tests.
     pub fn generate(alg: SigningAlgorithm, kid: impl Into<String>) -> Result<(Self, Value), Error> {
-        use aws_lc_rs::signature::KeyPair;
         let kid = kid.into();
         let failed = || {
             Error::internal(
@@ -187,54 +187,82 @@ impl SigningKey {
                 format!("generating a {alg} key failed"),
             )
         };
-        let (key, mut jwk) = if alg.rsa_encoding().is_some() {
-            let kp = signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-                .map_err(|_| failed())?;
-            let public = kp.public_key();
-            let jwk = serde_json::json!({
-                "kty": "RSA",
-                "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-                "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-            });
-            (KeyMaterial::Rsa(Box::new(kp)), jwk)
+        let key = if alg.rsa_encoding().is_some() {
+            KeyMaterial::Rsa(Box::new(
+                signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                    .map_err(|_| failed())?,
+            ))
         } else if let Some(ec) = alg.ecdsa() {
-            let kp = signature::EcdsaKeyPair::generate(ec).map_err(|_| failed())?;
-            let point = kp.public_key().as_ref().to_vec();
-            let half = (point.len() - 1) / 2;
-            let jwk = serde_json::json!({
-                "kty": "EC",
-                "crv": if alg == SigningAlgorithm::ES256 { "P-256" } else { "P-384" },
-                "x": URL_SAFE_NO_PAD.encode(&point[1..1 + half]),
-                "y": URL_SAFE_NO_PAD.encode(&point[1 + half..]),
-            });
-            (KeyMaterial::Ecdsa(kp), jwk)
+            KeyMaterial::Ecdsa(signature::EcdsaKeyPair::generate(ec).map_err(|_| failed())?)
         } else if alg == SigningAlgorithm::EdDSA {
-            let kp = signature::Ed25519KeyPair::generate().map_err(|_| failed())?;
-            let jwk = serde_json::json!({
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "x": URL_SAFE_NO_PAD.encode(kp.public_key().as_ref()),
-            });
-            (KeyMaterial::Ed25519(kp), jwk)
+            KeyMaterial::Ed25519(signature::Ed25519KeyPair::generate().map_err(|_| failed())?)
         } else {
             return Err(Error::config(format!("{alg} keys are not generated here")));
         };
+        let mut key = Self {
+            alg,
+            kid: None,
+            key,
+        };
+        let mut jwk = Value::Object(key.public_jwk().ok_or_else(failed)?);
         jwk["kid"] = Value::String(kid.clone());
         jwk["alg"] = Value::String(alg.as_str().to_owned());
         jwk["use"] = Value::String("sig".to_owned());
-        Ok((
-            Self {
-                alg,
-                kid: Some(kid),
-                key,
-            },
-            jwk,
-        ))
+        key.kid = Some(kid);
+        Ok((key, jwk))
+    }
+
+    /// The public key as a JWK with only its required members (RFC 7638 §3.2: `kty` and the key's
+    /// public parameters, no `kid`, `alg` or `use`); `None` for an HMAC key, which has no public half.
+    pub(crate) fn public_jwk(&self) -> Option<serde_json::Map<String, Value>> {
+        use aws_lc_rs::signature::KeyPair;
+        let b64 = |b: &[u8]| Value::String(URL_SAFE_NO_PAD.encode(b));
+        let mut jwk = serde_json::Map::new();
+        match &self.key {
+            KeyMaterial::Rsa(kp) => {
+                let public = kp.public_key();
+                jwk.insert("kty".into(), "RSA".into());
+                jwk.insert(
+                    "n".into(),
+                    b64(public.modulus().big_endian_without_leading_zero()),
+                );
+                jwk.insert(
+                    "e".into(),
+                    b64(public.exponent().big_endian_without_leading_zero()),
+                );
+            }
+            KeyMaterial::Ecdsa(kp) => {
+                let point = kp.public_key().as_ref();
+                let half = (point.len() - 1) / 2;
+                let crv = if self.alg == SigningAlgorithm::ES256 {
+                    "P-256"
+                } else {
+                    "P-384"
+                };
+                jwk.insert("kty".into(), "EC".into());
+                jwk.insert("crv".into(), crv.into());
+                jwk.insert("x".into(), b64(&point[1..1 + half]));
+                jwk.insert("y".into(), b64(&point[1 + half..]));
+            }
+            KeyMaterial::Ed25519(kp) => {
+                jwk.insert("kty".into(), "OKP".into());
+                jwk.insert("crv".into(), "Ed25519".into());
+                jwk.insert("x".into(), b64(kp.public_key().as_ref()));
+            }
+            KeyMaterial::Hmac(_) => return None,
+        }
+        Some(jwk)
     }
 
     /// Signs `claims` as a compact JWS (header: `alg`, `typ`, and `kid` when set).
     pub fn sign_token(&self, typ: &str, claims: &Value) -> Result<String, Error> {
         self.sign_jws(typ, claims)
+    }
+
+    /// The same key with no `kid` in its headers.
+    pub(crate) fn without_key_id(mut self) -> Self {
+        self.kid = None;
+        self
     }
 
     /// Sets the `kid` put in the JWS header.
@@ -251,6 +279,12 @@ impl SigningKey {
     /// The key id, if any.
     pub fn key_id(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// The signature of `message` (for tests that assemble a JWS by hand).
+    #[cfg(test)]
+    pub(crate) fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        self.sign(message)
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
@@ -284,11 +318,25 @@ impl SigningKey {
     }
 
     fn sign_jws(&self, typ: &str, claims: &Value) -> Result<String, Error> {
+        self.sign_jws_with(typ, None, claims)
+    }
+
+    /// Signs `claims` as a compact JWS whose header also carries `jwk` when given (a DPoP proof's
+    /// public key, RFC 9449 §4.2).
+    pub(crate) fn sign_jws_with(
+        &self,
+        typ: &str,
+        jwk: Option<&serde_json::Map<String, Value>>,
+        claims: &Value,
+    ) -> Result<String, Error> {
         let mut header = serde_json::Map::new();
         header.insert("alg".into(), Value::String(self.alg.as_str().into()));
         header.insert("typ".into(), Value::String(typ.into()));
         if let Some(kid) = &self.kid {
             header.insert("kid".into(), Value::String(kid.clone()));
+        }
+        if let Some(jwk) = jwk {
+            header.insert("jwk".into(), Value::Object(jwk.clone()));
         }
         let mut jws = URL_SAFE_NO_PAD.encode(Value::Object(header).to_string());
         jws.push('.');

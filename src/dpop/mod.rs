@@ -1,0 +1,234 @@
+//! DPoP (RFC 9449), the client's side: a key the client holds, the proof it signs for each request, and
+//! the nonces servers hand out. A token obtained with a proof is bound to the key (`cnf.jkt`): stolen,
+//! it is useless without the key.
+//!
+//! Give a [`TokenEndpoint`](crate::TokenEndpoint) a [`DpopKey`] with
+//! [`with_dpop`](crate::TokenEndpoint::with_dpop) and every token request carries a fresh proof; a
+//! server that answers `use_dpop_nonce` gets exactly one retry with the nonce it sent, and nonces are
+//! remembered per server origin from every response that carries one. The token that comes back says
+//! whether it is bound ([`Token::is_dpop_bound`](crate::Token::is_dpop_bound)).
+//!
+//! ```
+//! use telnyx_oauth::SigningAlgorithm;
+//! use telnyx_oauth::dpop::DpopKey;
+//!
+//! # fn main() -> Result<(), telnyx_oauth::Error> {
+//! let key = DpopKey::generate(SigningAlgorithm::ES256)?;
+//! let url = url::Url::parse("https://api.example.com/v2/calls?page=2").unwrap();
+//! let proof = key.proof(&http::Method::POST, &url, None, None)?;
+//! assert_eq!(proof.split('.').count(), 3); // a compact JWS, `typ: dpop+jwt`, the public key inside
+//! assert_eq!(key.thumbprint().len(), 43); // what the server puts in the token's `cnf.jkt`
+//! # Ok(()) }
+//! ```
+
+mod nonce;
+
+use std::fmt;
+
+use serde_json::{Map, Value, json};
+use url::Url;
+
+pub(crate) use nonce::NonceCache;
+
+use crate::error::Error;
+use crate::jose::{SigningAlgorithm, SigningKey};
+use crate::secret::{AccessToken, PrivateKeyBytes};
+
+/// The `typ` of a DPoP proof (RFC 9449 §4.2).
+pub const PROOF_TYP: &str = "dpop+jwt";
+
+/// The algorithms a DPoP key may sign with: asymmetric ones only (RFC 9449 §4.2).
+pub const DPOP_ALGORITHMS: &[SigningAlgorithm] = &[
+    SigningAlgorithm::ES256,
+    SigningAlgorithm::ES384,
+    SigningAlgorithm::EdDSA,
+    SigningAlgorithm::RS256,
+    SigningAlgorithm::PS256,
+];
+
+/// A private key that signs DPoP proofs, with its public JWK and RFC 7638 thumbprint.
+///
+/// ES256 is the usual choice (every DPoP server accepts it); EdDSA, ES384, RS256 and PS256 work where
+/// the server allows them. Generate one per process (tokens bound to it die with it, which is usually
+/// what you want) or load one from PEM or JWK to keep bound tokens across restarts.
+pub struct DpopKey {
+    key: SigningKey,
+    jwk: Map<String, Value>,
+    thumbprint: String,
+}
+
+impl fmt::Debug for DpopKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopKey")
+            .field("alg", &self.key.algorithm())
+            .field("thumbprint", &self.thumbprint)
+            .finish_non_exhaustive()
+    }
+}
+
+fn not_for_dpop(alg: SigningAlgorithm) -> Error {
+    Error::config(format!(
+        "{alg} cannot sign DPoP proofs (ES256, ES384, EdDSA, RS256 or PS256 can)"
+    ))
+}
+
+impl DpopKey {
+    fn from_signing_key(key: SigningKey) -> Result<Self, Error> {
+        let alg = key.algorithm();
+        if !DPOP_ALGORITHMS.contains(&alg) {
+            return Err(not_for_dpop(alg));
+        }
+        let jwk = key.public_jwk().ok_or_else(|| not_for_dpop(alg))?;
+        let thumbprint = crate::jose::thumbprint(&jwk).ok_or_else(|| not_for_dpop(alg))?;
+        Ok(Self {
+            key,
+            jwk,
+            thumbprint,
+        })
+    }
+
+    /// A fresh key in memory (RS256/PS256: RSA-2048; ES256: P-256; ES384: P-384; EdDSA: Ed25519).
+    pub fn generate(alg: SigningAlgorithm) -> Result<Self, Error> {
+        if !DPOP_ALGORITHMS.contains(&alg) {
+            return Err(not_for_dpop(alg));
+        }
+        let (key, _) = SigningKey::generate(alg, "dpop")?;
+        // Proofs carry the key itself; a `kid` would only add bytes.
+        Self::from_signing_key(SigningKey::without_key_id(key))
+    }
+
+    /// A key from a PEM private key (PKCS#8, PKCS#1 or SEC1), signing with `alg`.
+    pub fn from_pem(pem: &PrivateKeyBytes, alg: SigningAlgorithm) -> Result<Self, Error> {
+        if !DPOP_ALGORITHMS.contains(&alg) {
+            return Err(not_for_dpop(alg));
+        }
+        Self::from_signing_key(SigningKey::from_pem(pem, alg)?)
+    }
+
+    /// A key from a private JWK (its `alg`, or the key type's usual algorithm).
+    pub fn from_jwk(jwk: &PrivateKeyBytes) -> Result<Self, Error> {
+        Self::from_signing_key(SigningKey::without_key_id(SigningKey::from_jwk(jwk, None)?))
+    }
+
+    /// The algorithm proofs are signed with.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.key.algorithm()
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint of the public key: the `jkt` a bound token's `cnf` carries.
+    pub fn thumbprint(&self) -> &str {
+        &self.thumbprint
+    }
+
+    /// The public key as a JWK (required members only): what each proof's header carries.
+    pub fn public_jwk(&self) -> &Map<String, Value> {
+        &self.jwk
+    }
+
+    /// A fresh proof for one request: `htm` the method, `htu` the URL without query and fragment,
+    /// `iat` now, a random `jti`, `ath` when the request carries `access_token`, and `nonce` when the
+    /// server gave one.
+    pub fn proof(
+        &self,
+        method: &http::Method,
+        url: &Url,
+        access_token: Option<&AccessToken>,
+        nonce: Option<&str>,
+    ) -> Result<String, Error> {
+        let now = crate::clock::since_epoch()
+            .ok_or_else(|| {
+                Error::internal(
+                    crate::ErrorClass::Permanent,
+                    "the system clock is before 1970",
+                )
+            })?
+            .as_secs();
+        let mut claims = json!({
+            "jti": crate::random::id()?,
+            "htm": method.as_str(),
+            "htu": htu(url),
+            "iat": now,
+        });
+        if let Some(token) = access_token {
+            claims["ath"] = Value::String(crate::jose::sha256_b64(token.secret().as_bytes()));
+        }
+        if let Some(nonce) = nonce {
+            claims["nonce"] = Value::String(nonce.to_owned());
+        }
+        self.key.sign_jws_with(PROOF_TYP, Some(&self.jwk), &claims)
+    }
+}
+
+/// A request URL as a proof's `htu` names it (RFC 9449 §4.2, §4.3): without query and fragment, the
+/// scheme and host in lower case and a default port left out (the URL parser normalizes those, and
+/// percent-encodings and dot segments in the path, per RFC 3986 §6.2.2).
+pub(crate) fn htu(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn part(jws: &str, i: usize) -> Value {
+        let seg = jws.split('.').nth(i).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_proof_carries_the_public_key_and_the_request() {
+        for alg in DPOP_ALGORITHMS {
+            let key = DpopKey::generate(*alg).unwrap();
+            let url = Url::parse("HTTPS://Server.Example.COM:443/a/../token?x=1#frag").unwrap();
+            let token = AccessToken::new("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU");
+            let proof = key
+                .proof(&http::Method::GET, &url, Some(&token), Some("n-1"))
+                .unwrap();
+            let (header, claims) = (part(&proof, 0), part(&proof, 1));
+            assert_eq!(header["typ"], "dpop+jwt");
+            assert_eq!(header["alg"], alg.as_str());
+            assert!(header.get("kid").is_none());
+            assert_eq!(&header["jwk"], &Value::Object(key.public_jwk().clone()));
+            for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+                assert!(header["jwk"].get(private).is_none(), "{alg}: {private}");
+            }
+            assert_eq!(claims["htm"], "GET");
+            assert_eq!(claims["htu"], "https://server.example.com/token");
+            assert_eq!(claims["nonce"], "n-1");
+            assert!(claims["iat"].as_u64().unwrap() > 1_700_000_000);
+            assert_eq!(claims["jti"].as_str().unwrap().len(), 22);
+            // RFC 9449 §7.1's example: this access token's `ath`.
+            assert_eq!(claims["ath"], "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo");
+            assert_eq!(
+                key.thumbprint(),
+                crate::jose::thumbprint(key.public_jwk()).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn every_proof_has_its_own_jti_and_symmetric_keys_are_refused() {
+        let key = DpopKey::generate(SigningAlgorithm::ES256).unwrap();
+        let url = Url::parse("https://as.example/token").unwrap();
+        let a = part(
+            &key.proof(&http::Method::POST, &url, None, None).unwrap(),
+            1,
+        );
+        let b = part(
+            &key.proof(&http::Method::POST, &url, None, None).unwrap(),
+            1,
+        );
+        assert_ne!(a["jti"], b["jti"]);
+        assert!(a.get("ath").is_none() && a.get("nonce").is_none());
+        assert!(DpopKey::generate(SigningAlgorithm::HS256).is_err());
+        let hmac_jwk =
+            PrivateKeyBytes::new(br#"{"kty":"oct","k":"c2VjcmV0","alg":"HS256"}"#.to_vec());
+        assert!(DpopKey::from_jwk(&hmac_jwk).is_err());
+        assert!(!format!("{key:?}").contains("\"d\""));
+    }
+}

@@ -1,0 +1,215 @@
+//! DPoP (RFC 9449) against oidc-provider, which binds tokens to the key of the proof it receives:
+//! our client's proofs accepted (with and without the server's nonce), the bound tokens checked by
+//! our verifier with our proofs, and refused when replayed or presented as bearer tokens.
+
+mod support;
+
+use serde_json::Value;
+use support::{Peer, jwt_part};
+use telnyx_oauth::dpop::DpopKey;
+use telnyx_oauth::verify::{DpopPolicy, DpopReason, Verifier, VerifyError};
+use telnyx_oauth::{
+    AccessToken, ClientAuth, ClientCredentials, ClientSecret, HttpClient, SigningAlgorithm,
+    TokenEndpoint,
+};
+
+const RESOURCE: &str = "https://rs.test/rs256";
+
+fn http() -> HttpClient {
+    HttpClient::new().unwrap().allow_http_loopback(true)
+}
+
+fn endpoint(peer: &Peer, key: DpopKey) -> TokenEndpoint {
+    TokenEndpoint::new_with_http(
+        http(),
+        &peer.token_url(),
+        ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),
+    )
+    .unwrap()
+    .with_dpop(key)
+}
+
+async fn verifier(peer: &Peer) -> Verifier {
+    Verifier::builder()
+        .issuer(peer.issuer.clone())
+        .audience(RESOURCE)
+        .http(http())
+        .dpop(DpopPolicy::default())
+        .build()
+        .await
+        .unwrap()
+}
+
+fn proof_headers(
+    key: &DpopKey,
+    method: &http::Method,
+    url: &url::Url,
+    token: &str,
+) -> http::HeaderMap {
+    let proof = key
+        .proof(method, url, Some(&AccessToken::new(token)), None)
+        .unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("dpop", proof.parse().unwrap());
+    headers
+}
+
+#[tokio::test]
+async fn client_credentials_with_a_proof_gets_a_token_bound_to_our_key() {
+    let peer = Peer::start();
+    for alg in [SigningAlgorithm::ES256, SigningAlgorithm::EdDSA] {
+        let key = DpopKey::generate(alg).unwrap();
+        let jkt = key.thumbprint().to_owned();
+        let token = endpoint(&peer, key)
+            .client_credentials(&ClientCredentials::new().scope("read").resource(RESOURCE))
+            .await
+            .unwrap();
+        assert!(
+            token.is_dpop_bound(),
+            "{alg}: token_type {}",
+            token.token_type()
+        );
+        let at = token.access_token().secret().to_owned();
+        assert_eq!(
+            jwt_part(&at, 1)["cnf"]["jkt"],
+            jkt.as_str(),
+            "{alg}: bound to our key"
+        );
+        assert_eq!(jwt_part(&at, 1)["aud"], RESOURCE);
+    }
+}
+
+#[tokio::test]
+async fn a_bound_token_is_accepted_with_a_fresh_proof_refused_on_replay_and_refused_as_bearer() {
+    let peer = Peer::start();
+    // The client's key, loaded twice: one copy for the token endpoint, one for the API calls.
+    let jwk = support::key_fixture("client-es256.private.jwk.json");
+    let key = DpopKey::from_jwk(&jwk).unwrap();
+    let client = endpoint(&peer, DpopKey::from_jwk(&jwk).unwrap());
+    let token = client
+        .client_credentials(&ClientCredentials::new().scope("read").resource(RESOURCE))
+        .await
+        .unwrap();
+    assert!(token.is_dpop_bound());
+    let at = token.access_token().secret();
+    let verifier = verifier(&peer).await;
+    let url = url::Url::parse("https://api.rs.test/v1/things?page=2").unwrap();
+    let headers = proof_headers(&key, &http::Method::GET, &url, at);
+    let verified = verifier
+        .verify_dpop::<Value>(at, &http::Method::GET, &url, &headers)
+        .await
+        .unwrap();
+    assert_eq!(verified.claims()["cnf"]["jkt"], key.thumbprint());
+    // The same proof again: a replay.
+    assert_eq!(
+        verifier
+            .verify_dpop::<Value>(at, &http::Method::GET, &url, &headers)
+            .await
+            .unwrap_err(),
+        VerifyError::Dpop(DpopReason::Replayed)
+    );
+    // A proof for another method, and one from another key.
+    let post = proof_headers(&key, &http::Method::POST, &url, at);
+    assert_eq!(
+        verifier
+            .verify_dpop::<Value>(at, &http::Method::GET, &url, &post)
+            .await
+            .unwrap_err(),
+        VerifyError::Dpop(DpopReason::Htm)
+    );
+    let thief = DpopKey::generate(SigningAlgorithm::ES256).unwrap();
+    let stolen = proof_headers(&thief, &http::Method::GET, &url, at);
+    assert_eq!(
+        verifier
+            .verify_dpop::<Value>(at, &http::Method::GET, &url, &stolen)
+            .await
+            .unwrap_err(),
+        VerifyError::Dpop(DpopReason::Thumbprint)
+    );
+    // Presented as a bearer token (a downgrade, RFC 9449 §7.2): refused.
+    assert_eq!(
+        verifier.verify::<Value>(at).await.unwrap_err(),
+        VerifyError::SenderConstrained
+    );
+    // A bearer token sent with the DPoP scheme: not bound.
+    let bearer = TokenEndpoint::new_with_http(
+        http(),
+        &peer.token_url(),
+        ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),
+    )
+    .unwrap()
+    .client_credentials(&ClientCredentials::new().scope("read").resource(RESOURCE))
+    .await
+    .unwrap();
+    assert!(!bearer.is_dpop_bound());
+    let b = bearer.access_token().secret();
+    let headers = proof_headers(&key, &http::Method::GET, &url, b);
+    assert_eq!(
+        verifier
+            .verify_dpop::<Value>(b, &http::Method::GET, &url, &headers)
+            .await
+            .unwrap_err(),
+        VerifyError::Dpop(DpopReason::NotBound)
+    );
+    verifier
+        .verify::<Value>(b)
+        .await
+        .expect("bearer tokens are still accepted by default");
+}
+
+#[tokio::test]
+async fn the_servers_nonce_challenge_costs_one_retry_then_the_nonce_is_remembered() {
+    let peer = Peer::start_with(serde_json::json!({ "dpopNonce": true }));
+    let client = endpoint(&peer, DpopKey::generate(SigningAlgorithm::ES256).unwrap());
+    let request = ClientCredentials::new().scope("read").resource(RESOURCE);
+    let first = client.client_credentials(&request).await.unwrap();
+    assert!(first.is_dpop_bound());
+    assert_eq!(
+        peer.count("/oauth/token").await,
+        2,
+        "one use_dpop_nonce answer, one retry"
+    );
+    let second = client.client_credentials(&request).await.unwrap();
+    assert!(second.is_dpop_bound());
+    assert_eq!(
+        peer.count("/oauth/token").await,
+        3,
+        "the remembered nonce was accepted at once"
+    );
+    // Without DPoP the same server still issues bearer tokens: the nonce is only for proofs.
+    let plain = TokenEndpoint::new_with_http(
+        http(),
+        &peer.token_url(),
+        ClientAuth::basic("basic-client", ClientSecret::new("basic-secret")),
+    )
+    .unwrap();
+    assert!(
+        !plain
+            .client_credentials(&request)
+            .await
+            .unwrap()
+            .is_dpop_bound()
+    );
+}
+
+#[tokio::test]
+async fn a_bound_refresh_token_is_refreshed_with_a_proof_and_stays_bound_to_the_same_key() {
+    let peer = Peer::start();
+    let key = DpopKey::generate(SigningAlgorithm::ES256).unwrap();
+    let jkt = key.thumbprint().to_owned();
+    let (endpoint, seed) = peer.refresh_grant_with(|e| e.with_dpop(key)).await;
+    assert!(seed.is_dpop_bound(), "the code exchange carried a proof");
+    assert_eq!(
+        jwt_part(seed.access_token().secret(), 1)["cnf"]["jkt"],
+        jkt.as_str()
+    );
+    let refreshed = endpoint
+        .refresh(seed.refresh_token().unwrap(), &[])
+        .await
+        .unwrap();
+    assert!(refreshed.is_dpop_bound());
+    assert_eq!(
+        jwt_part(refreshed.access_token().secret(), 1)["cnf"]["jkt"],
+        jkt.as_str()
+    );
+}
