@@ -213,3 +213,89 @@ async fn a_bound_refresh_token_is_refreshed_with_a_proof_and_stays_bound_to_the_
         jkt.as_str()
     );
 }
+
+/// Through `VerifyLayer`: `Authorization: DPoP` with a proof is let in; a replayed proof, no proof,
+/// or the bound token as a bearer token are answered 401 with the challenge RFC 9449 §7.1 describes.
+#[tokio::test]
+async fn verify_layer_takes_the_dpop_scheme_and_answers_with_dpop_challenges() {
+    use tower::{Layer, ServiceExt};
+    let peer = Peer::start();
+    let jwk = support::key_fixture("client-es256.private.jwk.json");
+    let key = DpopKey::from_jwk(&jwk).unwrap();
+    let token = endpoint(&peer, DpopKey::from_jwk(&jwk).unwrap())
+        .client_credentials(&ClientCredentials::new().scope("read").resource(RESOURCE))
+        .await
+        .unwrap();
+    let at = token.access_token().secret().to_owned();
+    let external = url::Url::parse("https://api.rs.test/base").unwrap();
+    let layer =
+        telnyx_oauth::verify::VerifyLayer::new(verifier(&peer).await).external_url(external);
+    let service = layer.layer(tower::service_fn(|req: http::Request<()>| async move {
+        let verified = req
+            .extensions()
+            .get::<telnyx_oauth::verify::Verified>()
+            .is_some();
+        Ok::<_, std::convert::Infallible>(http::Response::new(format!("verified={verified}")))
+    }));
+    let target = url::Url::parse("https://api.rs.test/base/v1/things").unwrap();
+    let request = |scheme: &str, proof: Option<&str>| {
+        let mut b = http::Request::get("/v1/things?page=1")
+            .header("host", "internal:8080")
+            .header("authorization", format!("{scheme} {at}"));
+        if let Some(p) = proof {
+            b = b.header("dpop", p);
+        }
+        b.body(()).unwrap()
+    };
+    let proof = key
+        .proof(
+            &http::Method::GET,
+            &target,
+            Some(&AccessToken::new(&at)),
+            None,
+        )
+        .unwrap();
+    let ok = service
+        .clone()
+        .oneshot(request("DPoP", Some(&proof)))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.body(), "verified=true");
+    let challenge =
+        |r: &http::Response<String>| r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    let replayed = service
+        .clone()
+        .oneshot(request("DPoP", Some(&proof)))
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 401);
+    let c = challenge(&replayed);
+    assert!(
+        c.starts_with("DPoP realm=\"api\", error=\"invalid_dpop_proof\""),
+        "{c}"
+    );
+    assert!(c.contains("algs=\"ES256 ES384 EdDSA RS256 PS256\""), "{c}");
+    let missing = service
+        .clone()
+        .oneshot(request("DPoP", None))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 401);
+    assert!(challenge(&missing).contains("invalid_dpop_proof"));
+    let downgraded = service
+        .clone()
+        .oneshot(request("Bearer", None))
+        .await
+        .unwrap();
+    assert_eq!(downgraded.status(), 401);
+    let c = challenge(&downgraded);
+    assert!(
+        c.starts_with("Bearer realm=\"api\", error=\"invalid_token\""),
+        "{c}"
+    );
+    assert!(
+        c.contains(", DPoP realm=\"api\", algs="),
+        "both schemes offered: {c}"
+    );
+}

@@ -89,36 +89,25 @@ impl Default for DpopPolicy {
     }
 }
 
+policy_setters!(DpopPolicy {
+    with_mode => mode: DpopMode,
+    with_window => window: Duration,
+    with_leeway => leeway: Duration,
+    with_max_proof_bytes => max_proof_bytes: usize,
+    with_replay_capacity => replay_capacity: usize,
+});
+
 impl DpopPolicy {
-    /// Sets [`mode`](Self::mode).
-    pub fn with_mode(mut self, mode: DpopMode) -> Self {
-        self.mode = mode;
-        self
-    }
-    /// Sets [`window`](Self::window).
-    pub fn with_window(mut self, window: Duration) -> Self {
-        self.window = window;
-        self
-    }
-    /// Sets [`leeway`](Self::leeway).
-    pub fn with_leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
-        self
-    }
     /// Sets [`algorithms`](Self::algorithms) (HMAC algorithms are dropped).
     pub fn with_algorithms(mut self, algs: impl IntoIterator<Item = SigningAlgorithm>) -> Self {
         self.algorithms = algs.into_iter().filter(|a| !a.is_hmac()).collect();
         self
     }
-    /// Sets [`max_proof_bytes`](Self::max_proof_bytes).
-    pub fn with_max_proof_bytes(mut self, bytes: usize) -> Self {
-        self.max_proof_bytes = bytes;
-        self
-    }
-    /// Sets [`replay_capacity`](Self::replay_capacity).
-    pub fn with_replay_capacity(mut self, capacity: usize) -> Self {
-        self.replay_capacity = capacity;
-        self
+
+    /// The accepted algorithms as a challenge's `algs` value (RFC 9449 §7.1).
+    pub(crate) fn algs(&self) -> String {
+        let names: Vec<&str> = self.algorithms.iter().map(|a| a.as_str()).collect();
+        names.join(" ")
     }
 }
 

@@ -114,6 +114,11 @@ impl VerifyError {
         }
     }
 
+    /// Whether a DPoP proof was at fault (answered `invalid_dpop_proof`, RFC 9449 §7.1).
+    pub fn is_dpop_proof_error(&self) -> bool {
+        matches!(self, Self::Dpop(r) if r.is_proof_error())
+    }
+
     /// Whether this is the verifier's own outage (no keys, or no introspection answer), not a fault
     /// of the token: answer 503.
     pub fn is_unavailable(&self) -> bool {

@@ -49,6 +49,22 @@ enum Validator {
 }
 
 impl Validator {
+    /// `Authorization: DPoP`: JWTs only (an introspected token's binding is not checked here).
+    async fn validate_dpop<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        method: &http::Method,
+        url: &url::Url,
+        headers: &HeaderMap,
+    ) -> Result<Verified<C>, VerifyError> {
+        match self {
+            Validator::Jwt(v) | Validator::Combined(v, _) => {
+                v.verify_dpop::<C>(token, method, url, headers).await
+            }
+            Validator::Introspect(_) => Err(VerifyError::Dpop(super::DpopReason::NotAccepted)),
+        }
+    }
+
     async fn validate<C: DeserializeOwned>(&self, token: &str) -> Result<Verified<C>, VerifyError> {
         match self {
             Validator::Jwt(v) => v.verify::<C>(token).await,
@@ -69,6 +85,8 @@ struct LayerState {
     challenge: Arc<ChallengeConfig>,
     optional: bool,
     on_reject: Option<RejectHook>,
+    /// The URL clients address this service by, for DPoP's `htu`.
+    external_url: Option<url::Url>,
 }
 
 /// Verifies the bearer token of every request: on success the inner service gets the request with
@@ -114,12 +132,17 @@ impl VerifyLayer<Value> {
     }
 
     fn with(validator: Validator) -> Self {
+        let dpop_algs = match &validator {
+            Validator::Jwt(v) | Validator::Combined(v, _) => v.dpop_algs(),
+            Validator::Introspect(_) => None,
+        };
         Self {
             shared: Arc::new(LayerState {
                 validator,
-                challenge: Arc::new(ChallengeConfig::default()),
+                challenge: Arc::new(ChallengeConfig::default().with_dpop_algs(dpop_algs)),
                 optional: false,
                 on_reject: None,
+                external_url: None,
             }),
             _claims: PhantomData,
         }
@@ -133,6 +156,7 @@ impl<C> VerifyLayer<C> {
             challenge: arc.challenge.clone(),
             optional: arc.optional,
             on_reject: arc.on_reject.clone(),
+            external_url: arc.external_url.clone(),
         });
         f(&mut shared);
         Self {
@@ -171,6 +195,14 @@ impl<C> VerifyLayer<C> {
     /// `Verified` in its extensions; a request with a bad token is still refused.
     pub fn optional(self, optional: bool) -> Self {
         self.edit(|s| s.optional = optional)
+    }
+
+    /// The URL clients reach this service at (scheme, host, port, and the path prefix it is mounted
+    /// under), for checking a DPoP proof's `htu`: the request's path is appended to it. Set it behind
+    /// a proxy or TLS terminator. Without it the request's own URI is used when it is absolute (as in
+    /// HTTP/2), else `https://` and the `Host` header.
+    pub fn external_url(self, url: url::Url) -> Self {
+        self.edit(|s| s.external_url = Some(url))
     }
 
     /// The key health of every issuer the layer verifies for (empty for introspection only), for a
@@ -245,9 +277,37 @@ const TOKEN68: [bool; 256] = {
     table
 };
 
-/// The bearer token of a request: `Ok(None)` when there are no bearer credentials. One pass over the
-/// token: its bytes are checked against the token68 table, which also proves them ASCII.
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Rejection> {
+/// The authentication scheme of a request's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// The URL a request was addressed to, as a DPoP proof's `htu` names it.
+fn request_url<B>(external: Option<&url::Url>, req: &Request<B>) -> Result<url::Url, Rejection> {
+    let path = req.uri().path();
+    let text = match (external, req.uri().scheme(), req.uri().authority()) {
+        (Some(base), _, _) => format!("{}{path}", base.as_str().trim_end_matches('/')),
+        (None, Some(scheme), Some(authority)) => format!("{scheme}://{authority}{path}"),
+        (None, _, _) => {
+            let host = req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .ok_or(Rejection::InvalidRequest(
+                    "a DPoP request needs a Host header",
+                ))?;
+            format!("https://{host}{path}")
+        }
+    };
+    url::Url::parse(&text).map_err(|_| Rejection::InvalidRequest("the request URL is not valid"))
+}
+
+/// The token of a request and its scheme (`Bearer` or `DPoP`): `Ok(None)` when there are no such
+/// credentials. One pass over the token: its bytes are checked against the token68 table, which also
+/// proves them ASCII.
+pub(crate) fn credentials(headers: &HeaderMap) -> Result<Option<(Scheme, &str)>, Rejection> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = match (values.next(), values.next()) {
         (None, _) => return Ok(None),
@@ -262,9 +322,13 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Rejectio
         Some(i) => (&value[..i], &value[i + 1..]),
         None => (value, &[][..]),
     };
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case(b"dpop") {
+        Scheme::Dpop
+    } else {
         return Ok(None);
-    }
+    };
     let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
     let end = rest
         .iter()
@@ -284,7 +348,7 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Rejectio
         ));
     }
     std::str::from_utf8(token)
-        .map(Some)
+        .map(|t| Some((scheme, t)))
         .map_err(|_| Rejection::InvalidRequest("the bearer token is not a token68 value"))
 }
 
@@ -328,8 +392,18 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             // The token is borrowed from the request while it is checked; no copy.
-            let result = match bearer_token(req.headers()) {
-                Ok(Some(token)) => shared.validator.validate::<C>(token).await,
+            let result = match credentials(req.headers()) {
+                Ok(Some((Scheme::Bearer, token))) => shared.validator.validate::<C>(token).await,
+                Ok(Some((Scheme::Dpop, token))) => {
+                    let url = match request_url(shared.external_url.as_ref(), &req) {
+                        Ok(url) => url,
+                        Err(rejection) => return Ok(reject(&shared, &rejection)),
+                    };
+                    shared
+                        .validator
+                        .validate_dpop::<C>(token, req.method(), &url, req.headers())
+                        .await
+                }
                 Ok(None) if shared.optional => {
                     req.extensions_mut().insert(shared.challenge.clone());
                     return inner.call(req).await;
@@ -377,6 +451,58 @@ mod tests {
             h.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Rejection> {
+        credentials(headers).map(|c| c.map(|(_, t)| t))
+    }
+
+    #[test]
+    fn the_dpop_scheme_is_told_apart() {
+        assert_eq!(
+            credentials(&headers(&["DPoP abc"])),
+            Ok(Some((Scheme::Dpop, "abc")))
+        );
+        assert_eq!(
+            credentials(&headers(&["dpop abc"])),
+            Ok(Some((Scheme::Dpop, "abc")))
+        );
+        assert_eq!(
+            credentials(&headers(&["Bearer abc"])),
+            Ok(Some((Scheme::Bearer, "abc")))
+        );
+        assert_eq!(credentials(&headers(&["DPoPx abc"])), Ok(None));
+    }
+
+    #[test]
+    fn the_request_url_comes_from_the_external_url_the_uri_or_the_host() {
+        let req = |uri: &str, host: Option<&str>| {
+            let mut b = Request::builder().uri(uri);
+            if let Some(h) = host {
+                b = b.header("host", h);
+            }
+            b.body(()).unwrap()
+        };
+        let base = url::Url::parse("https://api.example.com/prefix/").unwrap();
+        assert_eq!(
+            request_url(Some(&base), &req("/v1/x?q=1", Some("internal:8080")))
+                .unwrap()
+                .as_str(),
+            "https://api.example.com/prefix/v1/x"
+        );
+        assert_eq!(
+            request_url(None, &req("http://a.example:8080/v1/x", None))
+                .unwrap()
+                .as_str(),
+            "http://a.example:8080/v1/x"
+        );
+        assert_eq!(
+            request_url(None, &req("/v1/x", Some("b.example")))
+                .unwrap()
+                .as_str(),
+            "https://b.example/v1/x"
+        );
+        assert!(request_url(None, &req("/v1/x", None)).is_err());
     }
 
     #[test]

@@ -45,6 +45,7 @@ impl Rejection {
         match self {
             Self::MissingCredentials | Self::Unavailable { .. } => None,
             Self::InvalidRequest(_) => Some("invalid_request"),
+            Self::InvalidToken(e) if e.is_dpop_proof_error() => Some("invalid_dpop_proof"),
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
         }
@@ -66,6 +67,7 @@ impl Rejection {
         match self {
             Self::MissingCredentials => "Bearer credentials are required",
             Self::InvalidRequest(why) => why,
+            Self::InvalidToken(e) if e.is_dpop_proof_error() => "The DPoP proof is not valid",
             Self::InvalidToken(_) => "The access token is not valid",
             Self::InsufficientScope { .. } => "The access token does not grant the required scope",
             Self::Unavailable { .. } => "Token verification is temporarily unavailable",
@@ -84,6 +86,10 @@ pub struct ChallengeConfig {
     pub resource_metadata: Option<String>,
     /// Answer with an RFC 9457 `application/problem+json` body (otherwise the body is empty).
     pub problem_json: bool,
+    /// The DPoP proof algorithms accepted (space-separated), when DPoP-bound tokens are: every
+    /// challenge then offers the `DPoP` scheme too (RFC 9449 §7.1). Set by `VerifyLayer` from its
+    /// verifier's [`DpopPolicy`](super::DpopPolicy).
+    pub dpop_algs: Option<String>,
 }
 
 impl Default for ChallengeConfig {
@@ -92,6 +98,7 @@ impl Default for ChallengeConfig {
             realm: "api".to_owned(),
             resource_metadata: None,
             problem_json: false,
+            dpop_algs: None,
         }
     }
 }
@@ -118,6 +125,7 @@ policy_setters!(ChallengeConfig {
     with_realm => realm: String,
     with_resource_metadata => resource_metadata: Option<String>,
     with_problem_json => problem_json: bool,
+    with_dpop_algs => dpop_algs: Option<String>,
 });
 
 impl ChallengeConfig {
@@ -126,7 +134,17 @@ impl ChallengeConfig {
         if matches!(rejection, Rejection::Unavailable { .. }) {
             return None;
         }
-        let mut params = vec![format!("realm={}", quoted(&self.realm))];
+        let realm = format!("realm={}", quoted(&self.realm));
+        if let (Some(algs), Rejection::InvalidToken(e)) = (&self.dpop_algs, rejection)
+            && e.is_dpop_proof_error()
+        {
+            return Some(format!(
+                "DPoP {realm}, error=\"invalid_dpop_proof\", error_description={}, algs={}",
+                quoted(rejection.description()),
+                quoted(algs)
+            ));
+        }
+        let mut params = vec![realm.clone()];
         if let Some(code) = rejection.error_code() {
             params.push(format!("error={}", quoted(code)));
             params.push(format!(
@@ -140,7 +158,11 @@ impl ChallengeConfig {
         if let Some(url) = &self.resource_metadata {
             params.push(format!("resource_metadata={}", quoted(url)));
         }
-        Some(format!("Bearer {}", params.join(", ")))
+        let bearer = format!("Bearer {}", params.join(", "));
+        Some(match &self.dpop_algs {
+            Some(algs) => format!("{bearer}, DPoP {realm}, algs={}", quoted(algs)),
+            None => bearer,
+        })
     }
 
     /// The full answer for a rejection, with a body of any type buildable from a `String`.
@@ -190,6 +212,7 @@ mod tests {
                 "https://api.example/.well-known/oauth-protected-resource".into(),
             ),
             problem_json: false,
+            dpop_algs: None,
         };
         assert_eq!(
             c.challenge(&Rejection::MissingCredentials).unwrap(),

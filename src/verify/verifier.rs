@@ -258,6 +258,11 @@ impl Verifier {
         )
     }
 
+    /// The DPoP algorithms accepted, for challenges (`None`: DPoP-bound tokens are not accepted).
+    pub(crate) fn dpop_algs(&self) -> Option<String> {
+        self.inner.dpop.as_ref().map(|d| d.policy.algs())
+    }
+
     /// Entries in the verified-token cache (0 when it is off).
     pub fn cached_tokens(&self) -> usize {
         self.inner
