@@ -13,6 +13,17 @@ pub(crate) fn since_epoch() -> Option<Duration> {
     SystemTime::now().duration_since(UNIX_EPOCH).ok()
 }
 
+/// Whole seconds since the Unix epoch, for claims this crate signs (`iat`, `exp`): an error, not a
+/// 1970 timestamp, when the system clock is set before 1970.
+pub(crate) fn unix_secs() -> Result<u64, crate::Error> {
+    since_epoch().map(|d| d.as_secs()).ok_or_else(|| {
+        crate::Error::internal(
+            crate::ErrorClass::Permanent,
+            "the system clock is before 1970",
+        )
+    })
+}
+
 /// Seconds since the Unix epoch (0 if the system clock is set before 1970).
 pub(crate) fn unix_now() -> f64 {
     since_epoch().map_or(0.0, |d| d.as_secs_f64())

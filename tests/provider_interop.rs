@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use support::fake_as::{FakeTokenServer, Mode};
-use support::{Peer, jwt_part};
+use support::{Peer, jwt_part, wall_clock_secs};
 use telnyx_oauth::provider::RefreshPolicy;
 use telnyx_oauth::{
     ClientAuth, ClientCredentials, ClientSecret, HttpClient, TokenEndpoint, TokenProvider,
@@ -15,13 +15,6 @@ use tokio::time::{Instant, sleep};
 
 fn http() -> HttpClient {
     HttpClient::new().unwrap().allow_http_loopback(true)
-}
-
-fn wall_clock_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

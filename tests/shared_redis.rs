@@ -17,7 +17,7 @@ use redis::AsyncCommands;
 use serde_json::json;
 use support::fault_proxy::{Fault, FaultProxy};
 use support::redis::RedisServer;
-use support::{Peer, jwt_part};
+use support::{Peer, jwt_part, wall_clock_secs};
 use telnyx_oauth::provider::{ProviderStats, RefreshPolicy};
 use telnyx_oauth::shared::{RedisStore, SealingKey, SharedCache};
 use telnyx_oauth::{
@@ -32,13 +32,6 @@ const NAMESPACE: &str = "it";
 
 fn http() -> HttpClient {
     HttpClient::new().unwrap().allow_http_loopback(true)
-}
-
-fn wall_clock_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 fn key() -> SealingKey {

@@ -135,14 +135,7 @@ impl DpopKey {
         access_token: Option<&AccessToken>,
         nonce: Option<&str>,
     ) -> Result<String, Error> {
-        let now = crate::clock::since_epoch()
-            .ok_or_else(|| {
-                Error::internal(
-                    crate::ErrorClass::Permanent,
-                    "the system clock is before 1970",
-                )
-            })?
-            .as_secs();
+        let now = crate::clock::unix_secs()?;
         let mut claims = json!({
             "jti": crate::random::id()?,
             "htm": method.as_str(),

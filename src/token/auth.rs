@@ -175,14 +175,7 @@ impl ClientAuth {
     }
 
     fn assertion(&self, key: &SigningKey, endpoint: &str) -> Result<String, Error> {
-        let now = crate::clock::since_epoch()
-            .ok_or_else(|| {
-                Error::internal(
-                    crate::ErrorClass::Permanent,
-                    "the system clock is before 1970",
-                )
-            })?
-            .as_secs();
+        let now = crate::clock::unix_secs()?;
         let claims = json!({
             "iss": self.client_id,
             "sub": self.client_id,

@@ -10,6 +10,14 @@ pub mod scripted;
 
 pub use peer::Peer;
 
+/// Seconds since the Unix epoch, to compare with a token's own `exp`.
+pub fn wall_clock_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 /// Decodes the (unverified) JSON payload of a compact JWS, for asserting on claims in tests.
 pub fn jwt_part(jwt: &str, index: usize) -> serde_json::Value {
     use base64::Engine;
