@@ -73,10 +73,17 @@ pub fn secret_in_token_response(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (name, tail) = text.split_once('\u{0}').unwrap_or((&text, ""));
     let body = format!(r#"{{"{name}":"{SECRET}"{tail}"#);
-    let names_a_credential = crate::json::parse(format!(r#"{{"{name}":0}}"#).as_bytes())
-        .ok()
-        .and_then(|v| v.as_object().and_then(|m| m.keys().next().cloned()))
-        .is_none_or(|decoded| crate::redact::is_sensitive_member(&decoded));
+    // What the member holding the secret is called, decoded. A name that smuggles in more members
+    // (`code":0,"other`) puts the secret under the last of them, which this check cannot single
+    // out, so such inputs are skipped; a name that does not parse may still mean a credential.
+    let names_a_credential = match crate::json::parse(format!(r#"{{"{name}":0}}"#).as_bytes()) {
+        Ok(serde_json::Value::Object(m)) if m.len() == 1 => m
+            .keys()
+            .next()
+            .is_some_and(|decoded| crate::redact::is_sensitive_member(decoded)),
+        Ok(_) => false,
+        Err(_) => true,
+    };
     if !names_a_credential {
         return;
     }
