@@ -8,6 +8,11 @@
 //! remembered per server origin from every response that carries one. The token that comes back says
 //! whether it is bound ([`Token::is_dpop_bound`](crate::Token::is_dpop_bound)).
 //!
+//! Not yet: a [`TokenProvider`](crate::TokenProvider) over such an endpoint, and `BearerLayer`'s
+//! per-request proofs. Until they exist, `TokenProviderBuilder::build` refuses a DPoP endpoint (a
+//! bound token sent as a bearer token would only be refused); sign each request's proof with
+//! [`DpopKey::proof`], passing the access token for its `ath`.
+//!
 //! ```
 //! use telnyx_oauth::SigningAlgorithm;
 //! use telnyx_oauth::dpop::DpopKey;

@@ -99,6 +99,8 @@ pub struct TokenProviderBuilder {
     identity: Option<Vec<String>>,
     /// A refresh-token grant: sharing it needs a subject (whose grant it is).
     needs_subject: bool,
+    /// The endpoint proves possession of a DPoP key (refused by `build` for now).
+    dpop: bool,
 }
 
 impl fmt::Debug for TokenProviderBuilder {
@@ -122,6 +124,7 @@ impl TokenProviderBuilder {
             shared: None,
             identity: None,
             needs_subject: false,
+            dpop: false,
         }
     }
 
@@ -167,6 +170,9 @@ impl TokenProviderBuilder {
 
     /// Builds the provider. Nothing is fetched until the first `token()` call.
     pub fn build(self) -> Result<TokenProvider, Error> {
+        if self.dpop {
+            return Err(Error::config(DPOP_NOT_YET));
+        }
         let sharing = match self.shared {
             Some(cache) => {
                 if self.needs_subject && cache.subject.is_none() {
@@ -197,6 +203,11 @@ impl TokenProviderBuilder {
         Ok(TokenProvider { shared })
     }
 }
+
+/// Why a provider refuses DPoP for now: it would hand out bound tokens that go out without proofs.
+pub(crate) const DPOP_NOT_YET: &str = "TokenProvider and BearerLayer do not send DPoP proofs yet, so a \
+     DPoP-bound token would go out as a bearer token and be refused; use TokenEndpoint::with_dpop \
+     and DpopKey::proof directly for now";
 
 /// A snapshot of what a provider has done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -237,14 +248,17 @@ impl TokenProvider {
         request: ClientCredentials,
     ) -> TokenProviderBuilder {
         let identity = endpoint.share_identity("client_credentials", request.share_identity());
-        TokenProviderBuilder::new(
+        let dpop = endpoint.dpop_key().is_some();
+        let mut builder = TokenProviderBuilder::new(
             Box::new(EndpointSource {
                 endpoint,
                 grant: Grant::ClientCredentials(request),
             }),
             None,
         )
-        .identified(identity, false)
+        .identified(identity, false);
+        builder.dpop = dpop;
+        builder
     }
 
     /// A provider running the `refresh_token` grant, seeded with a token set obtained elsewhere (e.g. the
@@ -268,14 +282,17 @@ impl TokenProvider {
         let mut sorted = scopes.clone();
         sorted.sort();
         let identity = endpoint.share_identity("refresh_token", sorted);
-        Ok(TokenProviderBuilder::new(
+        let dpop = endpoint.dpop_key().is_some() || seed.is_dpop_bound();
+        let mut builder = TokenProviderBuilder::new(
             Box::new(EndpointSource {
                 endpoint,
                 grant: Grant::RefreshToken { scopes },
             }),
             Some(seed),
         )
-        .identified(identity, true))
+        .identified(identity, true);
+        builder.dpop = dpop;
+        Ok(builder)
     }
 
     /// A provider over any [`TokenSource`], optionally seeded.

@@ -502,6 +502,9 @@ impl Refresher {
                     self.policy.attempt_timeout,
                 ))
             })?;
+        if fetched.is_dpop_bound() {
+            return Err(Error::config(super::DPOP_NOT_YET));
+        }
         if fetched.expires_in().is_zero() {
             return Err(Error::unexpected(
                 http::StatusCode::OK,

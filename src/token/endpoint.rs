@@ -214,6 +214,11 @@ impl TokenEndpoint {
             self.auth.client_id().to_owned(),
             grant.to_owned(),
         ];
+        // A DPoP-bound token is usable only with its key: replicas share it only when they share
+        // the key.
+        if let Some(d) = &self.dpop {
+            out.push(format!("dpop_jkt={}", d.key.thumbprint()));
+        }
         out.extend(params);
         out
     }
@@ -389,4 +394,29 @@ fn is_use_dpop_nonce(response: &Response) -> bool {
         && crate::json::parse(&response.body).is_ok_and(|v| {
             v.get("error").and_then(serde_json::Value::as_str) == Some("use_dpop_nonce")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::SigningAlgorithm;
+    use crate::secret::ClientSecret;
+
+    #[test]
+    fn a_shared_cache_key_names_the_dpop_key_so_replicas_with_other_keys_never_share() {
+        let plain = TokenEndpoint::new(
+            "https://as.example/token",
+            ClientAuth::basic("c", ClientSecret::new("s")),
+        )
+        .unwrap();
+        let key = || DpopKey::generate(SigningAlgorithm::ES256).unwrap();
+        let (a, b) = (
+            plain.clone().with_dpop(key()),
+            plain.clone().with_dpop(key()),
+        );
+        let id = |e: &TokenEndpoint| e.share_identity("client_credentials", vec![]);
+        assert_ne!(id(&plain), id(&a));
+        assert_ne!(id(&a), id(&b));
+        assert_eq!(id(&a), id(&a.clone()), "a clone shares the key");
+    }
 }
