@@ -73,16 +73,36 @@ pub fn secret_in_token_response(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (name, tail) = text.split_once('\u{0}').unwrap_or((&text, ""));
     let body = format!(r#"{{"{name}":"{SECRET}"{tail}"#);
-    // What the member holding the secret is called, decoded. A name that smuggles in more members
-    // (`code":0,"other`) puts the secret under the last of them, which this check cannot single
-    // out, so such inputs are skipped; a name that does not parse may still mean a credential.
-    let names_a_credential = match crate::json::parse(format!(r#"{{"{name}":0}}"#).as_bytes()) {
-        Ok(serde_json::Value::Object(m)) if m.len() == 1 => m
-            .keys()
-            .next()
-            .is_some_and(|decoded| crate::redact::is_sensitive_member(decoded)),
-        Ok(_) => false,
-        Err(_) => true,
+    // The fuzzer learns the marker and may write it into the name or the tail itself (say, inside
+    // another member's name): that copy is the fuzzer's text, not the secret under test.
+    if name.contains(SECRET) || tail.contains(SECRET) {
+        return;
+    }
+    // What the member holding the secret is called, decoded. A name that stays in its string but
+    // does not decode (a bad escape) may still mean a credential: judged as one. A name that leaves
+    // its string (an unescaped `"`, as in `x":"y","access_token`) adds members: then the member
+    // whose value is the secret decides, when the document up to the secret parses; otherwise the
+    // secret's place (a member name, a nested value, garbage) cannot be judged and the input is
+    // skipped.
+    let names_a_credential = if breaks_out_of_its_string(name) {
+        let probe = format!(r#"{{"{name}":"{SECRET}"}}"#);
+        let Ok(serde_json::Value::Object(members)) = crate::json::parse(probe.as_bytes()) else {
+            return;
+        };
+        let holders: Vec<&String> = members
+            .iter()
+            .filter(|(_, v)| v.as_str() == Some(SECRET))
+            .map(|(k, _)| k)
+            .collect();
+        match holders.as_slice() {
+            [holder] => crate::redact::is_sensitive_member(holder),
+            _ => return,
+        }
+    } else {
+        match crate::json::parse(format!(r#""{name}""#).as_bytes()) {
+            Ok(serde_json::Value::String(decoded)) => crate::redact::is_sensitive_member(&decoded),
+            _ => true,
+        }
     };
     if !names_a_credential {
         return;
@@ -101,6 +121,21 @@ pub fn secret_in_token_response(data: &[u8]) {
         !preview.contains(SECRET),
         "a secret reached a preview: {preview}"
     );
+}
+
+/// Whether `name`, put between quotes, ends its JSON string early: an unescaped `"`.
+fn breaks_out_of_its_string(name: &str) -> bool {
+    let mut escaped = false;
+    for c in name.chars() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '"') => return true,
+            _ => {}
+        }
+    }
+    // A trailing lone backslash escapes the closing quote: the string does not end where meant.
+    escaped
 }
 
 /// A JSON document read as every security-relevant document is: strict JSON, then authorization-server
