@@ -316,19 +316,7 @@ async fn pkce_mismatch_is_invalid_grant() {
 #[tokio::test]
 async fn confidential_code_flow_refresh_can_narrow_but_not_widen_scope() {
     let peer = Peer::start();
-    let code = peer
-        .authorize(
-            "code-client",
-            "openid read write",
-            Some("https://rs.test/rs256"),
-            None,
-        )
-        .await;
-    let ep = endpoint(
-        &peer,
-        ClientAuth::basic("code-client", ClientSecret::new("code-secret")),
-    );
-    let token = ep.exchange_code(&code, REDIRECT_URI, None).await.unwrap();
+    let (ep, token) = peer.refresh_grant().await;
     // With resource indicators the access token carries the resource's scopes only (not `openid`).
     assert_eq!(token.scope(), Some("read write"));
     let refresh = token.refresh_token().unwrap().clone();

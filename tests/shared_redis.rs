@@ -122,6 +122,15 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// A plain connection for planting and inspecting keys with raw commands.
+async fn raw_connection(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
 /// The child replica: one provider, its callers, then one JSON line on stdout.
 fn child(spec: &str) {
     let spec: serde_json::Value = serde_json::from_str(spec).expect("child spec");
@@ -421,11 +430,7 @@ fn a_lease_holder_killed_mid_fetch_costs_one_lease_time() {
     doomed_rt.shutdown_background();
     proxy.set(Fault::Pass);
     rt.block_on(async {
-        let mut conn = redis::Client::open(redis.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut conn = raw_connection(&redis).await;
         let leases: Vec<String> = conn.keys(format!("{NAMESPACE}:*:lease")).await.unwrap();
         assert_eq!(leases.len(), 1, "the dead replica's lease is left behind");
         let survivor =
@@ -457,11 +462,7 @@ fn garbage_truncated_wrong_key_oversized_and_foreign_values_are_ignored_and_repl
     let rt = runtime();
     let peer = Peer::start();
     rt.block_on(async {
-        let mut conn = redis::Client::open(redis.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut conn = raw_connection(&redis).await;
         replica(&peer.token_url(), Some(&redis.url()), key())
             .token()
             .await

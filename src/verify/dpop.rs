@@ -276,13 +276,8 @@ pub(crate) struct ProofRequest<'a> {
 }
 
 fn typ_is_dpop(typ: Option<&str>) -> bool {
-    typ.is_some_and(|t| {
-        let t = t
-            .get(..12)
-            .filter(|p| p.eq_ignore_ascii_case("application/"))
-            .map_or(t, |_| &t[12..]);
-        t.eq_ignore_ascii_case(PROOF_TYP)
-    })
+    typ.and_then(super::validation::application_subtype)
+        .is_some_and(|sub| sub.eq_ignore_ascii_case(PROOF_TYP))
 }
 
 /// Checks the request's one `DPoP` proof; on success its `jti` is recorded.

@@ -24,7 +24,7 @@ pub enum TypProfile {
 }
 
 /// The `application/` subtype a `typ` names (RFC 7515 §4.1.9), or `None` for another top-level type.
-fn application_subtype(typ: &str) -> Option<&str> {
+pub(crate) fn application_subtype(typ: &str) -> Option<&str> {
     match typ.split_once('/') {
         None => Some(typ),
         Some((top, sub)) if top.eq_ignore_ascii_case("application") => Some(sub),
