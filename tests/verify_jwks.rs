@@ -104,28 +104,34 @@ fn random_kid_token(i: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
-    // Bounded: a hang here fails the test instead of stalling the suite.
-    tokio::time::timeout(Duration::from_secs(60), async {
-        let server = MockServer::start().await;
-        serve_jwks(&server, &fixture("jwks-rotation-a.json")).await;
-        let v = builder(&server, JwksPolicy::default())
-            .build()
-            .await
-            .unwrap();
-        let handles: Vec<_> = (0..10_000)
-            .map(|i| {
-                let v = v.clone();
-                tokio::spawn(async move { v.verify::<Value>(&random_kid_token(i)).await })
-            })
-            .collect();
-        for h in handles {
-            assert_eq!(h.await.unwrap().unwrap_err(), VerifyError::UnknownKey);
-        }
-        assert!(v.jwks_fetches() <= 2, "{} fetches", v.jwks_fetches());
-        assert!(jwks_requests(&server).await <= 2);
-        // The valid key still works all along.
-        v.verify::<Value>(&rotation_token("a")).await.unwrap();
-    })
+    // Bounded: a hang here fails the test instead of stalling the suite. Unconstrained by tokio's
+    // coop budget: awaiting 10 000 handles spends it, and wiremock's `MockServer::drop` then runs
+    // `futures::executor::block_on` on a tokio lock, which with no budget left is refused forever —
+    // a busy loop inside a synchronous drop that no timeout can end (the "flood test hang").
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::unconstrained(async {
+            let server = MockServer::start().await;
+            serve_jwks(&server, &fixture("jwks-rotation-a.json")).await;
+            let v = builder(&server, JwksPolicy::default())
+                .build()
+                .await
+                .unwrap();
+            let handles: Vec<_> = (0..10_000)
+                .map(|i| {
+                    let v = v.clone();
+                    tokio::spawn(async move { v.verify::<Value>(&random_kid_token(i)).await })
+                })
+                .collect();
+            for h in handles {
+                assert_eq!(h.await.unwrap().unwrap_err(), VerifyError::UnknownKey);
+            }
+            assert!(v.jwks_fetches() <= 2, "{} fetches", v.jwks_fetches());
+            assert!(jwks_requests(&server).await <= 2);
+            // The valid key still works all along.
+            v.verify::<Value>(&rotation_token("a")).await.unwrap();
+        }),
+    )
     .await
     .expect("the flood test finished within 60 s");
 }
