@@ -97,8 +97,18 @@ impl AccessToken {
     /// Fails only when the token holds bytes that are not allowed in a header (e.g. a newline),
     /// which an RFC 6750 `b64token` never does.
     pub fn bearer_header(&self) -> Result<HeaderValue, crate::Error> {
+        self.authorization("Bearer")
+    }
+
+    /// An `Authorization: DPoP <token>` header value (RFC 9449 §7.1), marked sensitive like
+    /// [`bearer_header`](Self::bearer_header): for a token bound to a DPoP key, sent with a proof.
+    pub fn dpop_header(&self) -> Result<HeaderValue, crate::Error> {
+        self.authorization("DPoP")
+    }
+
+    fn authorization(&self, scheme: &str) -> Result<HeaderValue, crate::Error> {
         let mut value =
-            HeaderValue::try_from(format!("Bearer {}", self.secret())).map_err(|_| {
+            HeaderValue::try_from(format!("{scheme} {}", self.secret())).map_err(|_| {
                 crate::Error::config(
                     "access token contains bytes that cannot be sent in an HTTP header",
                 )

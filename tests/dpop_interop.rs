@@ -5,6 +5,7 @@
 mod support;
 
 use serde_json::Value;
+use support::dpop::proof_headers;
 use support::{Peer, jwt_part};
 use telnyx_oauth::dpop::DpopKey;
 use telnyx_oauth::verify::{DpopPolicy, DpopReason, Verifier, VerifyError};
@@ -38,20 +39,6 @@ async fn verifier(peer: &Peer) -> Verifier {
         .build()
         .await
         .unwrap()
-}
-
-fn proof_headers(
-    key: &DpopKey,
-    method: &http::Method,
-    url: &url::Url,
-    token: &str,
-) -> http::HeaderMap {
-    let proof = key
-        .proof(method, url, Some(&AccessToken::new(token)), None)
-        .unwrap();
-    let mut headers = http::HeaderMap::new();
-    headers.insert("dpop", proof.parse().unwrap());
-    headers
 }
 
 #[tokio::test]
@@ -298,23 +285,4 @@ async fn verify_layer_takes_the_dpop_scheme_and_answers_with_dpop_challenges() {
         c.contains(", DPoP realm=\"api\", algs="),
         "both schemes offered: {c}"
     );
-}
-
-/// Until the provider and `BearerLayer` send proofs, a provider over a DPoP endpoint is refused at
-/// `build` instead of handing out bound tokens that would go out as bearer tokens.
-#[tokio::test]
-async fn a_provider_over_a_dpop_endpoint_is_refused_rather_than_sending_bound_tokens_as_bearer() {
-    let peer = Peer::start();
-    let key = DpopKey::generate(SigningAlgorithm::ES256).unwrap();
-    let err = telnyx_oauth::TokenProvider::client_credentials(
-        endpoint(&peer, key),
-        ClientCredentials::new(),
-    )
-    .build()
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("do not send DPoP proofs yet"),
-        "{err}"
-    );
-    assert_eq!(peer.count("/oauth/token").await, 0);
 }

@@ -580,7 +580,86 @@ const TESTS: &[(&str, fn())] = &[
         "garbage_truncated_wrong_key_oversized_and_foreign_values_are_ignored_and_replaced",
         garbage_truncated_wrong_key_oversized_and_foreign_values_are_ignored_and_replaced,
     ),
+    (
+        "the_dpop_replay_cache_is_shared_through_redis_and_survives_its_outage",
+        the_dpop_replay_cache_is_shared_through_redis_and_survives_its_outage,
+    ),
 ];
+
+/// Two replicas' verifiers share their DPoP replay cache through redis-server: a proof accepted by one
+/// is refused by the other; the record expires with the proof's window and names no `jti`. Redis
+/// down: proofs are still checked (locally), no request fails because of the store.
+fn the_dpop_replay_cache_is_shared_through_redis_and_survives_its_outage() {
+    use telnyx_oauth::dpop::DpopKey;
+    use telnyx_oauth::verify::{DpopPolicy, DpopReason, VerifyError};
+    runtime().block_on(async {
+        let mut redis = RedisServer::start();
+        let replica = || async {
+            let cache = SharedCache::new(RedisStore::open(&redis.url()).unwrap(), key())
+                .namespace(NAMESPACE);
+            support::dpop::verifier(DpopPolicy::default().with_shared_replay(&cache)).await
+        };
+        let (a, b) = (replica().await, replica().await);
+        let key = DpopKey::generate(telnyx_oauth::SigningAlgorithm::ES256).unwrap();
+        let token = support::dpop::bound_token(&key);
+        let url = url::Url::parse("https://api.test/v1/things").unwrap();
+        let get = http::Method::GET;
+        let headers = support::dpop::proof_headers(&key, &get, &url, &token);
+        a.verify_dpop::<serde_json::Value>(&token, &get, &url, &headers)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.verify_dpop::<serde_json::Value>(&token, &get, &url, &headers)
+                .await
+                .unwrap_err(),
+            VerifyError::Dpop(DpopReason::Replayed)
+        );
+        let mut conn = raw_connection(&redis).await;
+        let keys: Vec<String> = conn.keys(format!("{NAMESPACE}:dpop-jti:*")).await.unwrap();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let proof = headers["dpop"].to_str().unwrap();
+        let jti = jwt_part(proof, 1)["jti"].as_str().unwrap().to_owned();
+        assert!(!keys[0].contains(&jti));
+        let pttl: i64 = conn.pttl(&keys[0]).await.unwrap();
+        let lifetime = support::dpop::replay_lifetime().as_millis() as i64;
+        assert!(pttl > lifetime - 5_000 && pttl <= lifetime, "{pttl} ms");
+
+        // The store down: fresh proofs still pass, a replay to the same replica is still caught.
+        redis.kill();
+        let fresh = support::dpop::proof_headers(&key, &get, &url, &token);
+        b.verify_dpop::<serde_json::Value>(&token, &get, &url, &fresh)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.verify_dpop::<serde_json::Value>(&token, &get, &url, &fresh)
+                .await
+                .unwrap_err(),
+            VerifyError::Dpop(DpopReason::Replayed)
+        );
+        // Back up: shared again.
+        redis.restart();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let later = loop {
+            let later = support::dpop::proof_headers(&key, &get, &url, &token);
+            a.verify_dpop::<serde_json::Value>(&token, &get, &url, &later)
+                .await
+                .unwrap();
+            let mut conn = raw_connection(&redis).await;
+            let keys: Vec<String> = conn.keys(format!("{NAMESPACE}:dpop-jti:*")).await.unwrap();
+            if !keys.is_empty() {
+                break later;
+            }
+            assert!(Instant::now() < deadline, "sharing never resumed");
+            sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(
+            b.verify_dpop::<serde_json::Value>(&token, &get, &url, &later)
+                .await
+                .unwrap_err(),
+            VerifyError::Dpop(DpopReason::Replayed)
+        );
+    });
+}
 
 /// Runs the tests whose names contain any filter argument (all without one), one after another: they
 /// use real time and several servers each, so they would only slow each other down in parallel.

@@ -137,15 +137,31 @@ fn parse_into(text: &str, out: &mut Vec<Challenge>) {
 /// RFC 6750 §3.1: a 401 means "refresh and retry" when its Bearer challenge has `error="invalid_token"`
 /// or no error at all. A 401 with no challenge is treated the same way (some APIs omit the header).
 /// A 401 that only challenges another scheme, or a Bearer `invalid_request`/`insufficient_scope`, is not.
+#[cfg(test)]
 pub(crate) fn bearer_token_rejected(headers: &HeaderMap) -> bool {
+    token_rejected_under(headers, "Bearer")
+}
+
+/// Whether a 401's challenges reject a token sent under `scheme` (`Bearer`, or `DPoP` per RFC 9449
+/// §7.1, which uses the same error codes): that scheme's challenge with `error="invalid_token"` or no
+/// error, or no challenge at all.
+pub(crate) fn token_rejected_under(headers: &HeaderMap, scheme: &str) -> bool {
     let challenges = parse_challenges(headers);
     if challenges.is_empty() {
         return true;
     }
     challenges
         .iter()
-        .filter(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+        .filter(|c| c.scheme.eq_ignore_ascii_case(scheme))
         .any(|c| matches!(c.param("error"), None | Some("invalid_token")))
+}
+
+/// Whether a resource server's 401 asks for a DPoP nonce (RFC 9449 §9): a `DPoP` challenge with
+/// `error="use_dpop_nonce"`.
+pub(crate) fn dpop_nonce_demanded(headers: &HeaderMap) -> bool {
+    parse_challenges(headers).iter().any(|c| {
+        c.scheme.eq_ignore_ascii_case("dpop") && c.param("error") == Some("use_dpop_nonce")
+    })
 }
 
 #[cfg(test)]
@@ -203,6 +219,27 @@ mod tests {
             r#"Bearer error="insufficient_scope", scope="admin""#
         ])));
         assert!(!bearer_token_rejected(&headers(&[
+            r#"DPoP error="invalid_token""#
+        ])));
+    }
+
+    #[test]
+    fn which_401s_reject_a_dpop_token_or_ask_for_a_nonce() {
+        let rejected = |v: &[&str]| token_rejected_under(&headers(v), "DPoP");
+        assert!(rejected(&[]));
+        assert!(rejected(&[r#"DPoP error="invalid_token", algs="ES256""#]));
+        assert!(rejected(&[r#"Bearer realm="api", DPoP algs="ES256""#]));
+        // A server that only speaks Bearer: a new DPoP token would fare no better.
+        assert!(!rejected(&[r#"Bearer error="invalid_token""#]));
+        assert!(!rejected(&[r#"DPoP error="invalid_dpop_proof""#]));
+        assert!(!rejected(&[r#"DPoP error="use_dpop_nonce""#]));
+        assert!(dpop_nonce_demanded(&headers(&[
+            r#"Bearer realm="api", DPoP error="use_dpop_nonce", algs="ES256""#
+        ])));
+        assert!(!dpop_nonce_demanded(&headers(&[
+            r#"Bearer error="use_dpop_nonce""#
+        ])));
+        assert!(!dpop_nonce_demanded(&headers(&[
             r#"DPoP error="invalid_token""#
         ])));
     }

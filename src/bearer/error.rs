@@ -10,6 +10,9 @@ use std::fmt;
 pub enum BearerError<E> {
     /// No token could be obtained; the request was **not sent**.
     Token(crate::Error),
+    /// The token is DPoP-bound and no proof could be made for this request (its URL is not absolute,
+    /// or signing failed); the request was **not sent**.
+    Dpop(crate::Error),
     /// The provider selector chose no provider for this host; the request was **not sent**.
     NoProvider {
         /// The request's host.
@@ -33,6 +36,7 @@ impl<E: fmt::Display> fmt::Display for BearerError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BearerError::Token(e) => write!(f, "no access token, request not sent: {e}"),
+            BearerError::Dpop(e) => write!(f, "no DPoP proof, request not sent: {e}"),
             BearerError::NoProvider { host } => write!(
                 f,
                 "no token provider is configured for host {}, request not sent",
@@ -46,7 +50,7 @@ impl<E: fmt::Display> fmt::Display for BearerError<E> {
 impl<E: StdError + 'static> StdError for BearerError<E> {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            BearerError::Token(e) => Some(e),
+            BearerError::Token(e) | BearerError::Dpop(e) => Some(e),
             BearerError::NoProvider { .. } => None,
             BearerError::Inner(e) => Some(e),
         }

@@ -5,10 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use http::header::AUTHORIZATION;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use super::authorize::authorize;
 use super::error::BearerError;
 use super::request::{BearerRequest, InnerService};
 use super::retry::{BearerConfig, RetryState};
@@ -132,15 +132,15 @@ where
     } else {
         None
     };
-    request
-        .headers_mut()
-        .insert(AUTHORIZATION, token.header().clone());
-    let retry = config.retry_on_401.then(|| RetryState {
+    let sent = authorize(&mut request, &token).map_err(BearerError::Dpop)?;
+    let retry = RetryState {
         token,
         replay: replay.map(|request| Box::new((request, ready.clone()))),
-    });
+        sent,
+        handle_401: config.retry_on_401,
+    };
     let response = ready.call(request).await.map_err(BearerError::Inner)?;
-    match retry.and_then(|r| r.after(&response)) {
+    match retry.after(&response) {
         Some(again) => again.await,
         None => Ok(response),
     }

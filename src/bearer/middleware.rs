@@ -6,8 +6,9 @@ use http::Extensions;
 use http::header::AUTHORIZATION;
 use reqwest_middleware::{Middleware, Next, Result};
 
+use super::authorize::{Verdict, authorize, judge, learn_nonce};
 use super::error::BearerError;
-use super::retry::{BearerConfig, provider_for_retry, token_rejected};
+use super::retry::{BearerConfig, provider_for_retry};
 use super::select::SelectProvider;
 use crate::provider::TokenProvider;
 
@@ -65,7 +66,7 @@ impl BearerMiddleware {
 
 fn failed(err: BearerError<std::convert::Infallible>) -> reqwest_middleware::Error {
     match err {
-        BearerError::Token(e) => reqwest_middleware::Error::middleware(e),
+        BearerError::Token(e) | BearerError::Dpop(e) => reqwest_middleware::Error::middleware(e),
         other => message_error(other.to_string()),
     }
 }
@@ -107,23 +108,34 @@ impl Middleware for BearerMiddleware {
         } else {
             None
         };
-        req.headers_mut()
-            .insert(AUTHORIZATION, token.header().clone());
+        let sent = authorize(&mut req, &token).map_err(|e| failed(BearerError::Dpop(e)))?;
         let response = next.clone().run(req, extensions).await?;
-        if !token_rejected(response.status(), response.headers()) {
-            return Ok(response);
-        }
-        // Invalidate even when the request cannot be replayed, so the next one gets a fresh token.
-        let (Some(provider), Some(mut replay)) = (provider_for_retry(&token), replay) else {
+        let verdict = judge(
+            &token,
+            sent.as_deref(),
+            response.status(),
+            response.headers(),
+            self.config.retry_on_401,
+        );
+        let token = match verdict {
+            Verdict::Done => return Ok(response),
+            Verdict::NewNonce => token,
+            // Invalidate even when the request cannot be replayed, so the next one gets a fresh token.
+            Verdict::Rejected => match provider_for_retry(&token) {
+                Some(provider) if replay.is_some() => provider
+                    .token()
+                    .await
+                    .map_err(|e| failed(BearerError::Token(e)))?,
+                _ => return Ok(response),
+            },
+        };
+        let Some(mut replay) = replay else {
             return Ok(response);
         };
-        let fresh = provider
-            .token()
-            .await
-            .map_err(|e| failed(BearerError::Token(e)))?;
-        replay
-            .headers_mut()
-            .insert(AUTHORIZATION, fresh.header().clone());
-        next.run(replay, extensions).await
+        let sent = authorize(&mut replay, &token).map_err(|e| failed(BearerError::Dpop(e)))?;
+        let response = next.run(replay, extensions).await?;
+        // No second retry; the response may still bring a nonce for the next proofs.
+        learn_nonce(&token, sent.as_deref(), response.headers());
+        Ok(response)
     }
 }

@@ -1,5 +1,6 @@
 //! [`BearerLayer`]: a Tower layer that puts `Authorization: Bearer <token>` on outbound requests from a
-//! [`TokenProvider`](crate::TokenProvider), and retries once after a 401 that rejected the token.
+//! [`TokenProvider`](crate::TokenProvider) — or `Authorization: DPoP <token>` and a fresh proof for a
+//! DPoP-bound token — and retries once after a 401 that rejected the token.
 //!
 //! It wraps any `Service<http::Request<B>>` whose body type `B` implements [`ReplayBody`] — hyper-util's
 //! client, tower-http stacks, tonic channels (feature `tonic`) — and `reqwest::Client` itself (a
@@ -54,11 +55,22 @@
 //!   fresh token. Only replayable requests are retried (empty and buffered bodies, see [`ReplayBody`];
 //!   reqwest requests that `try_clone()`); a 403, a 401 for another scheme, or a second 401 is returned
 //!   as is.
+//! - **DPoP** (RFC 9449): when the provider's token is DPoP-bound (its endpoint has a
+//!   [`DpopKey`](crate::dpop::DpopKey)), each request gets `Authorization: DPoP <token>` and a `DPoP`
+//!   header with a fresh proof: `htm` the method, `htu` the URL without query or fragment, `ath` the
+//!   token's hash, and the latest nonce the request's origin sent. Nonces are learned from every
+//!   response (per origin, shared with the token endpoint). A 401 whose `DPoP` challenge says
+//!   `error="use_dpop_nonce"` and brings a new `DPoP-Nonce` is sent once more with the same token
+//!   and a proof carrying that nonce — one retry in all, under the same replay rules as above. A
+//!   `DPoP` challenge with `invalid_token` (or none) rejects the token as for Bearer; a server that
+//!   only challenges `Bearer` is not asking for a new DPoP token. The request must have an absolute
+//!   URI (the proof names it); one with only a path fails with [`BearerError::Dpop`], unsent.
 //! - Cost: with [`retry_on_401(false)`](BearerLayer::retry_on_401) the warm path is a token read and a
 //!   header clone, and allocates nothing beyond what inserting the header does. With the retry on (the
 //!   default) each replayable request is copied before it is sent — one small allocation plus a clone
 //!   of its header map — because after a 401 there is no other way to send it again.
 
+mod authorize;
 mod challenge;
 mod error;
 mod future;

@@ -2,8 +2,9 @@
 //! for reqwest's own.
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 use tower_service::Service;
+use url::Url;
 
 /// What the layer needs of the service it wraps: sendable, with a readable response. Implemented for
 /// every such service; named once so the bounds are not repeated at each use.
@@ -38,6 +39,11 @@ pub trait BearerRequest: Sized + Send + 'static {
     fn headers_mut(&mut self) -> &mut HeaderMap;
     /// The target host, for choosing a provider per request.
     fn host(&self) -> Option<&str>;
+    /// The request method, for a DPoP proof's `htm`.
+    fn method(&self) -> &Method;
+    /// The absolute request URL, for a DPoP proof's `htu`; `None` when the request names only a path
+    /// (a request for a DPoP-bound token is then not sent: the proof must name where it goes).
+    fn url(&self) -> Option<Url>;
     /// What is needed to send this request again, when its body can be replayed; `None` otherwise.
     fn try_replay(&self) -> Option<Self::Replay>;
     /// The request again, from what [`try_replay`](Self::try_replay) kept.
@@ -158,6 +164,18 @@ impl<B: ReplayBody + Send + 'static> BearerRequest for Request<B> {
         self.uri().host()
     }
 
+    fn method(&self) -> &Method {
+        Request::method(self)
+    }
+
+    fn url(&self) -> Option<Url> {
+        let uri = self.uri();
+        if uri.scheme().is_none() || uri.authority().is_none() {
+            return None;
+        }
+        Url::parse(&uri.to_string()).ok()
+    }
+
     #[inline]
     fn try_replay(&self) -> Option<HttpReplay<B>> {
         let body = self.body().try_clone_body()?;
@@ -210,7 +228,15 @@ impl BearerRequest for reqwest::Request {
     }
 
     fn host(&self) -> Option<&str> {
-        self.url().host_str()
+        reqwest::Request::url(self).host_str()
+    }
+
+    fn method(&self) -> &Method {
+        reqwest::Request::method(self)
+    }
+
+    fn url(&self) -> Option<Url> {
+        Some(reqwest::Request::url(self).clone())
     }
 
     fn try_replay(&self) -> Option<Self> {

@@ -1,14 +1,12 @@
-//! The retry policy: what the layer and the middleware are configured to do, and how a 401 that
-//! rejected the token is handled — invalidate it (rate limited by the provider) and send a replayable
-//! request once more with a fresh token.
+//! The retry policy: what the layer and the middleware are configured to do, and how a 401 is
+//! handled — one that rejected the token invalidates it (rate limited by the provider) and sends a
+//! replayable request once more with a fresh token; one that asks for a DPoP nonce sends it once more
+//! with the same token and a proof carrying the nonce.
 
 use std::future::{Future, poll_fn};
 use std::sync::Arc;
 
-use http::StatusCode;
-use http::header::AUTHORIZATION;
-
-use super::challenge::bearer_token_rejected;
+use super::authorize::{ProofSent, Verdict, authorize, judge, learn_nonce};
 use super::error::BearerError;
 use super::request::{BearerRequest, BearerResponse, InnerService};
 use crate::provider::{CachedToken, TokenProvider};
@@ -29,13 +27,17 @@ impl Default for BearerConfig {
     }
 }
 
-/// What handling a 401 needs: the token that was sent (to invalidate it) and, when the request can be
-/// replayed and retrying is on, a copy of the request and a service to send it with. The copy is boxed:
-/// carried inline it would make every response future as large as a request, and moving that costs
-/// more than one allocation (see BENCHMARKS.md).
+/// What reading the response needs: the token that was sent (to invalidate it), the DPoP proof it
+/// went with (to learn the server's nonce), and, when the request can be replayed and retrying is on,
+/// a copy of the request and a service to send it with. The copy is boxed: carried inline it would
+/// make every response future as large as a request, and moving that costs more than one allocation
+/// (see BENCHMARKS.md).
 pub(crate) struct RetryState<S, R: BearerRequest> {
     pub(crate) token: Arc<CachedToken>,
     pub(crate) replay: Option<Box<(R::Replay, S)>>,
+    pub(crate) sent: Option<Box<ProofSent>>,
+    /// Whether 401s are handled (`retry_on_401`); off, the response is only read for DPoP nonces.
+    pub(crate) handle_401: bool,
 }
 
 /// The provider to ask for a new token after `sent` was rejected, or `None` when retrying would only
@@ -48,11 +50,6 @@ pub(crate) fn provider_for_retry(sent: &CachedToken) -> Option<TokenProvider> {
         Some(current) if current.generation() == sent.generation() => None,
         _ => Some(provider),
     }
-}
-
-/// Whether a response is a 401 that rejected the bearer token (RFC 6750 §3.1).
-pub(crate) fn token_rejected(status: StatusCode, headers: &http::HeaderMap) -> bool {
-    status == StatusCode::UNAUTHORIZED && bearer_token_rejected(headers)
 }
 
 impl<S, R> RetryState<S, R>
@@ -68,22 +65,39 @@ where
         response: &S::Response,
     ) -> Option<impl Future<Output = Result<S::Response, BearerError<S::Error>>> + Send + 'static>
     {
-        if !token_rejected(response.status(), response.headers()) {
-            return None;
-        }
-        let provider = provider_for_retry(&self.token)?;
+        let verdict = judge(
+            &self.token,
+            self.sent.as_deref(),
+            response.status(),
+            response.headers(),
+            self.handle_401,
+        );
+        let provider = match verdict {
+            Verdict::Done => return None,
+            Verdict::NewNonce => None,
+            Verdict::Rejected => Some(provider_for_retry(&self.token)?),
+        };
         let (replay, mut service) = *self.replay?;
         let mut request = R::from_replay(replay);
+        let same = self.token;
         Some(async move {
-            let token = provider.token().await.map_err(BearerError::Token)?;
-            request
-                .headers_mut()
-                .insert(AUTHORIZATION, token.header().clone());
-            tracing::debug!(generation = token.generation(), "retrying once after a 401");
+            let token = match provider {
+                Some(provider) => provider.token().await.map_err(BearerError::Token)?,
+                None => same,
+            };
+            let sent = authorize(&mut request, &token).map_err(BearerError::Dpop)?;
+            tracing::debug!(
+                generation = token.generation(),
+                ?verdict,
+                "retrying once after a 401"
+            );
             poll_fn(|cx| service.poll_ready(cx))
                 .await
                 .map_err(BearerError::Inner)?;
-            service.call(request).await.map_err(BearerError::Inner)
+            let response = service.call(request).await.map_err(BearerError::Inner)?;
+            // No second retry; the response may still bring a nonce for the next proofs.
+            learn_nonce(&token, sent.as_deref(), response.headers());
+            Ok(response)
         })
     }
 }

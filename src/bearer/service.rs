@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use http::header::AUTHORIZATION;
 use tower_service::Service;
 
+use super::authorize::authorize;
 use super::error::BearerError;
 use super::future::{ResponseFuture, slow_path};
 use super::request::{BearerRequest, InnerService};
@@ -96,19 +97,28 @@ where
             }
         };
         if let Some(token) = warm {
-            if !self.config.retry_on_401 {
+            if !self.config.retry_on_401 && token.dpop.is_none() {
                 // Nothing to do after the response: only the header is needed, not the token.
                 req.headers_mut()
                     .insert(AUTHORIZATION, token.header().clone());
                 return ResponseFuture::sent(self.inner.call(req), None);
             }
-            // The warm path: no boxed future; the request copy for a retry is the only extra work.
-            let replay = req.try_replay();
-            req.headers_mut()
-                .insert(AUTHORIZATION, token.header().clone());
+            // The warm path: no boxed future; the request copy for a retry is the only extra work
+            // (and, for a DPoP-bound token, its proof).
+            let replay = if self.config.retry_on_401 {
+                req.try_replay()
+            } else {
+                None
+            };
+            let sent = match authorize(&mut req, token) {
+                Ok(sent) => sent,
+                Err(e) => return ResponseFuture::failed(BearerError::Dpop(e)),
+            };
             let retry = RetryState {
                 token: token.clone(),
                 replay: replay.map(|request| Box::new((request, self.inner.clone()))),
+                sent,
+                handle_401: self.config.retry_on_401,
             };
             return ResponseFuture::sent(self.inner.call(req), Some(retry));
         }

@@ -8,10 +8,11 @@
 //! remembered per server origin from every response that carries one. The token that comes back says
 //! whether it is bound ([`Token::is_dpop_bound`](crate::Token::is_dpop_bound)).
 //!
-//! Not yet: a [`TokenProvider`](crate::TokenProvider) over such an endpoint, and `BearerLayer`'s
-//! per-request proofs. Until they exist, `TokenProviderBuilder::build` refuses a DPoP endpoint (a
-//! bound token sent as a bearer token would only be refused); sign each request's proof with
-//! [`DpopKey::proof`], passing the access token for its `ath`.
+//! A [`TokenProvider`](crate::TokenProvider) over such an endpoint keeps the key with each bound token,
+//! and [`BearerLayer`](crate::bearer::BearerLayer) sends such a token as `Authorization: DPoP <token>`
+//! with a fresh proof per request (its `ath` the token's hash), retrying once when a resource server
+//! answers `use_dpop_nonce`. Without the layer, [`CachedToken::dpop_proof`](crate::CachedToken::dpop_proof)
+//! makes the proof for a request, and [`DpopKey::proof`] signs one for anything else.
 //!
 //! ```
 //! use telnyx_oauth::SigningAlgorithm;
@@ -30,10 +31,14 @@ mod nonce;
 
 use std::fmt;
 
-use serde_json::{Map, Value, json};
+use http::HeaderMap;
+use serde::Serialize;
+use serde_json::{Map, Value};
 use url::Url;
 
 pub(crate) use nonce::NonceCache;
+#[cfg(test)]
+pub(crate) use nonce::valid_nonce;
 
 use crate::error::Error;
 use crate::jose::{SigningAlgorithm, SigningKey};
@@ -60,6 +65,8 @@ pub struct DpopKey {
     key: SigningKey,
     jwk: Map<String, Value>,
     thumbprint: String,
+    /// The base64url proof header (`typ`, `alg`, `jwk`): the same for every proof, so made once.
+    header: String,
 }
 
 impl fmt::Debug for DpopKey {
@@ -85,10 +92,12 @@ impl DpopKey {
         }
         let jwk = key.public_jwk().ok_or_else(|| not_for_dpop(alg))?;
         let thumbprint = crate::jose::thumbprint(&jwk).ok_or_else(|| not_for_dpop(alg))?;
+        let header = key.jws_header(PROOF_TYP, Some(&jwk));
         Ok(Self {
             key,
             jwk,
             thumbprint,
+            header,
         })
     }
 
@@ -140,20 +149,103 @@ impl DpopKey {
         access_token: Option<&AccessToken>,
         nonce: Option<&str>,
     ) -> Result<String, Error> {
-        let now = crate::clock::unix_secs()?;
-        let mut claims = json!({
-            "jti": crate::random::id()?,
-            "htm": method.as_str(),
-            "htu": htu(url),
-            "iat": now,
-        });
-        if let Some(token) = access_token {
-            claims["ath"] = Value::String(crate::jose::sha256_b64(token.secret().as_bytes()));
+        let ath = access_token.map(ath);
+        self.sign_proof(method, url, ath.as_deref(), nonce)
+    }
+
+    /// A proof with `ath` given as the token's hash already (a provider computes it once per token).
+    pub(crate) fn sign_proof(
+        &self,
+        method: &http::Method,
+        url: &Url,
+        ath: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<String, Error> {
+        let jti = crate::random::id()?;
+        let htu = htu(url);
+        let claims = ProofClaims {
+            jti: &jti,
+            htm: method.as_str(),
+            htu: &htu,
+            iat: crate::clock::unix_secs()?,
+            ath,
+            nonce,
+        };
+        let claims = serde_json::to_vec(&claims).map_err(|_| {
+            Error::internal(
+                crate::ErrorClass::Permanent,
+                "a DPoP proof did not serialize",
+            )
+        })?;
+        self.key.sign_prepared(&self.header, &claims)
+    }
+}
+
+/// A proof's claims (RFC 9449 §4.2), serialized straight from borrowed parts.
+#[derive(Serialize)]
+struct ProofClaims<'a> {
+    jti: &'a str,
+    htm: &'a str,
+    htu: &'a str,
+    iat: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ath: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+}
+
+/// The `ath` of a proof sent with `token`: base64url SHA-256 of its bytes (RFC 9449 §4.2).
+pub(crate) fn ath(token: &AccessToken) -> String {
+    crate::jose::sha256_b64(token.secret().as_bytes())
+}
+
+/// A DPoP key and the nonces servers gave it: shared by a token endpoint, the provider over it and the
+/// layers that send its tokens, so a nonce learned by one is used by all.
+#[derive(Debug)]
+pub(crate) struct Dpop {
+    pub(crate) key: DpopKey,
+    pub(crate) nonces: NonceCache,
+}
+
+/// A proof as sent, with the nonce it carried: a response bringing another nonce may be retried.
+#[derive(Debug)]
+pub(crate) struct SentProof {
+    pub(crate) proof: http::HeaderValue,
+    pub(crate) nonce: Option<String>,
+}
+
+impl Dpop {
+    pub(crate) fn new(key: DpopKey) -> Self {
+        Self {
+            key,
+            nonces: NonceCache::default(),
         }
-        if let Some(nonce) = nonce {
-            claims["nonce"] = Value::String(nonce.to_owned());
-        }
-        self.key.sign_jws_with(PROOF_TYP, Some(&self.jwk), &claims)
+    }
+
+    /// A proof for a request to `url`, with the latest nonce its origin sent.
+    pub(crate) fn proof_for(
+        &self,
+        method: &http::Method,
+        url: &Url,
+        ath: Option<&str>,
+    ) -> Result<SentProof, Error> {
+        let nonce = self.nonces.get(url);
+        let proof = self.key.sign_proof(method, url, ath, nonce.as_deref())?;
+        let proof = http::HeaderValue::try_from(proof).map_err(|_| {
+            Error::internal(
+                crate::ErrorClass::Permanent,
+                "a DPoP proof is not a header value",
+            )
+        })?;
+        Ok(SentProof { proof, nonce })
+    }
+
+    /// Remembers the nonce of a response from `url`; whether it differs from the one `sent` carried,
+    /// so that a retry with it can succeed.
+    pub(crate) fn learn(&self, url: &Url, headers: &HeaderMap, sent: Option<&str>) -> bool {
+        self.nonces
+            .update(url, headers)
+            .is_some_and(|nonce| Some(nonce.as_str()) != sent)
     }
 }
 

@@ -39,8 +39,8 @@ impl NonceCache {
             .cloned()
     }
 
-    /// Remembers the `DPoP-Nonce` of a response from `url`; returns it when it is new (a retry with
-    /// it can succeed) and valid. Several headers, or an invalid value, are ignored.
+    /// Remembers the `DPoP-Nonce` of a response from `url`, and returns it when it is valid. Several
+    /// headers, or an invalid value, are ignored.
     pub(crate) fn update(&self, url: &Url, headers: &HeaderMap) -> Option<String> {
         let mut values = headers.get_all("dpop-nonce").iter();
         let (Some(value), None) = (values.next(), values.next()) else {
@@ -50,7 +50,7 @@ impl NonceCache {
         let mut map = crate::lock::lock(&self.by_origin);
         let key = origin(url);
         if map.get(&key).is_some_and(|n| n == nonce) {
-            return None;
+            return Some(nonce.to_owned());
         }
         if map.len() >= MAX_ORIGINS && !map.contains_key(&key) {
             map.clear();
@@ -80,8 +80,8 @@ mod tests {
         let b = Url::parse("https://as.example:8443/token").unwrap();
         assert_eq!(cache.update(&a, &headers(&["n1"])).as_deref(), Some("n1"));
         assert_eq!(
-            cache.update(&a2, &headers(&["n1"])),
-            None,
+            cache.update(&a2, &headers(&["n1"])).as_deref(),
+            Some("n1"),
             "same origin, same nonce"
         );
         assert_eq!(cache.get(&a2).as_deref(), Some("n1"));

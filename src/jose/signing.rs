@@ -329,6 +329,16 @@ impl SigningKey {
         jwk: Option<&serde_json::Map<String, Value>>,
         claims: &Value,
     ) -> Result<String, Error> {
+        self.sign_prepared(&self.jws_header(typ, jwk), claims.to_string().as_bytes())
+    }
+
+    /// The base64url header `{"alg", "typ", "kid"?, "jwk"?}`: made once by a caller that signs many
+    /// JWSs with the same header (DPoP proofs).
+    pub(crate) fn jws_header(
+        &self,
+        typ: &str,
+        jwk: Option<&serde_json::Map<String, Value>>,
+    ) -> String {
         let mut header = serde_json::Map::new();
         header.insert("alg".into(), Value::String(self.alg.as_str().into()));
         header.insert("typ".into(), Value::String(typ.into()));
@@ -338,12 +348,18 @@ impl SigningKey {
         if let Some(jwk) = jwk {
             header.insert("jwk".into(), Value::Object(jwk.clone()));
         }
-        let mut jws = URL_SAFE_NO_PAD.encode(Value::Object(header).to_string());
+        URL_SAFE_NO_PAD.encode(Value::Object(header).to_string())
+    }
+
+    /// A compact JWS of the serialized `claims` under a header made by [`jws_header`](Self::jws_header).
+    pub(crate) fn sign_prepared(&self, header: &str, claims: &[u8]) -> Result<String, Error> {
+        let mut jws = String::with_capacity(header.len() + claims.len() * 4 / 3 + 700);
+        jws.push_str(header);
         jws.push('.');
-        jws.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+        URL_SAFE_NO_PAD.encode_string(claims, &mut jws);
         let sig = self.sign(jws.as_bytes())?;
         jws.push('.');
-        jws.push_str(&URL_SAFE_NO_PAD.encode(sig));
+        URL_SAFE_NO_PAD.encode_string(sig, &mut jws);
         Ok(jws)
     }
 }

@@ -6,9 +6,12 @@ use std::sync::{Arc, Weak};
 
 use http::HeaderValue;
 use tokio::time::Instant;
+use url::Url;
 
 use super::TokenProvider;
 use super::policy::Schedule;
+use crate::dpop::{Dpop, SentProof};
+use crate::error::Error;
 use crate::secret::AccessToken;
 use crate::token::Token;
 
@@ -19,12 +22,52 @@ pub(crate) trait Issuer: Send + Sync {
     fn handle(self: Arc<Self>) -> TokenProvider;
 }
 
+/// What sending a DPoP-bound token takes besides the token: the key that proves possession (with the
+/// servers' nonces) and the token's `ath`, hashed once.
+pub(crate) struct DpopBinding {
+    pub(crate) dpop: Arc<Dpop>,
+    pub(crate) ath: String,
+}
+
+impl DpopBinding {
+    /// A proof for one request with this token.
+    pub(crate) fn proof(&self, method: &http::Method, url: &Url) -> Result<SentProof, Error> {
+        self.dpop.proof_for(method, url, Some(&self.ath))
+    }
+}
+
+/// How `token` goes out: its `Authorization` value, and what its proofs need when it is DPoP-bound.
+/// A bound token without a key to prove possession is refused: sent as a bearer token it would
+/// only be rejected.
+pub(crate) fn presentation(
+    token: &Token,
+    dpop: Option<&Arc<Dpop>>,
+) -> Result<(HeaderValue, Option<DpopBinding>), Error> {
+    if !token.is_dpop_bound() {
+        return Ok((token.access_token().bearer_header()?, None));
+    }
+    let dpop = dpop.ok_or_else(|| {
+        Error::config(
+            "the token is DPoP-bound (token_type DPoP) but the provider has no DPoP key to send \
+             its proofs with: give the TokenEndpoint the key (TokenEndpoint::with_dpop), or a custom \
+             source's provider TokenProviderBuilder::dpop_key",
+        )
+    })?;
+    let binding = DpopBinding {
+        dpop: dpop.clone(),
+        ath: crate::dpop::ath(token.access_token()),
+    };
+    Ok((token.access_token().dpop_header()?, Some(binding)))
+}
+
 /// A token as the provider holds it: the token set, a ready-made sensitive `Authorization` header
 /// value (so outbound layers never format per request), and a generation number that identifies it
 /// for [`TokenProvider::invalidate`](super::TokenProvider::invalidate).
 pub struct CachedToken {
     pub(crate) token: Token,
     pub(crate) header: HeaderValue,
+    /// Set when the token is DPoP-bound: each request needs a proof.
+    pub(crate) dpop: Option<DpopBinding>,
     pub(crate) generation: u64,
     /// Its generation in the shared cache (0: not from one), to tell a newer shared value from it.
     pub(crate) shared_generation: u64,
@@ -41,7 +84,7 @@ pub struct CachedToken {
 impl CachedToken {
     pub(crate) fn new(
         token: Token,
-        header: HeaderValue,
+        (header, dpop): (HeaderValue, Option<DpopBinding>),
         generation: u64,
         schedule: Schedule,
         now: Instant,
@@ -55,6 +98,7 @@ impl CachedToken {
             stale: AtomicBool::new(now >= schedule.mandatory_at),
             token,
             header,
+            dpop,
             generation,
             shared_generation: 0,
             schedule,
@@ -78,9 +122,29 @@ impl CachedToken {
         self.token.access_token()
     }
 
-    /// `Bearer <access token>`, marked sensitive.
+    /// The `Authorization` value, marked sensitive: `Bearer <access token>`, or `DPoP <access token>`
+    /// for a DPoP-bound token (which also needs [`dpop_proof`](Self::dpop_proof) on each request).
     pub fn header(&self) -> &HeaderValue {
         &self.header
+    }
+
+    /// Whether the token is bound to the provider's DPoP key (RFC 9449): it goes out with a proof.
+    pub fn is_dpop_bound(&self) -> bool {
+        self.dpop.is_some()
+    }
+
+    /// The `DPoP` header value for one request with this token — a fresh proof naming `method` and
+    /// `url`, with the token's `ath` and the latest nonce `url`'s server sent — or `None` for a
+    /// bearer token. [`BearerLayer`](crate::bearer::BearerLayer) does this for you.
+    pub fn dpop_proof(
+        &self,
+        method: &http::Method,
+        url: &Url,
+    ) -> Result<Option<HeaderValue>, Error> {
+        match &self.dpop {
+            Some(binding) => Ok(Some(binding.proof(method, url)?.proof)),
+            None => Ok(None),
+        }
     }
 
     /// Increases by one with every token the provider obtains.
@@ -129,6 +193,7 @@ impl fmt::Debug for CachedToken {
             .field("generation", &self.generation)
             .field("token", &self.token)
             .field("invalidated", &self.is_invalidated())
+            .field("dpop_bound", &self.is_dpop_bound())
             .finish_non_exhaustive()
     }
 }

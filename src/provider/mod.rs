@@ -42,6 +42,11 @@
 //!   A refresh whose response is lost in transit cannot be told apart from one the server never saw; the
 //!   next attempt then reuses the old refresh token, which a rotating server may answer with
 //!   `invalid_grant`.
+//! - **DPoP**: over an endpoint with a [`DpopKey`]
+//!   ([`TokenEndpoint::with_dpop`]) the tokens are bound to the key: [`CachedToken::header`] is
+//!   `DPoP <token>`, and each request needs a proof ([`CachedToken::dpop_proof`], which
+//!   `BearerLayer` adds). A bound token the provider has no key for fails the fetch instead of
+//!   going out as a bearer token.
 //! - **Lifecycle**: the timer task ends when the last handle is dropped, and parks after one full token
 //!   lifetime without a `token()` call (the next call wakes it).
 
@@ -64,6 +69,7 @@ pub use source::{BoxFuture, TokenSource};
 use refresher::Refresher;
 use source::{EndpointSource, Grant};
 
+use crate::dpop::{Dpop, DpopKey};
 use crate::error::Error;
 use crate::shared::SharedCache;
 use crate::token::{ClientCredentials, Token, TokenEndpoint};
@@ -99,8 +105,10 @@ pub struct TokenProviderBuilder {
     identity: Option<Vec<String>>,
     /// A refresh-token grant: sharing it needs a subject (whose grant it is).
     needs_subject: bool,
-    /// The endpoint proves possession of a DPoP key (refused by `build` for now).
-    dpop: bool,
+    /// The DPoP key bound tokens go out with: the endpoint's, or one given for a custom source.
+    dpop: Option<Arc<Dpop>>,
+    /// A second key was given on top of the endpoint's (refused by `build`).
+    dpop_conflict: bool,
 }
 
 impl fmt::Debug for TokenProviderBuilder {
@@ -124,7 +132,8 @@ impl TokenProviderBuilder {
             shared: None,
             identity: None,
             needs_subject: false,
-            dpop: false,
+            dpop: None,
+            dpop_conflict: false,
         }
     }
 
@@ -168,10 +177,22 @@ impl TokenProviderBuilder {
         self
     }
 
+    /// The DPoP key the tokens of a custom [`TokenSource`] are bound to, so that `BearerLayer` can send
+    /// them with proofs. Providers over a [`TokenEndpoint`] take the endpoint's key
+    /// ([`TokenEndpoint::with_dpop`]); giving them another one is refused by `build`.
+    pub fn dpop_key(mut self, key: DpopKey) -> Self {
+        self.dpop_conflict |= self.dpop.is_some();
+        self.dpop = Some(Arc::new(Dpop::new(key)));
+        self
+    }
+
     /// Builds the provider. Nothing is fetched until the first `token()` call.
     pub fn build(self) -> Result<TokenProvider, Error> {
-        if self.dpop {
-            return Err(Error::config(DPOP_NOT_YET));
+        if self.dpop_conflict {
+            return Err(Error::config(
+                "the token endpoint already has a DPoP key; TokenProviderBuilder::dpop_key is for \
+                 custom token sources",
+            ));
         }
         let sharing = match self.shared {
             Some(cache) => {
@@ -199,15 +220,11 @@ impl TokenProviderBuilder {
             self.jitter,
             self.hook,
             sharing,
+            self.dpop,
         )?;
         Ok(TokenProvider { shared })
     }
 }
-
-/// Why a provider refuses DPoP for now: it would hand out bound tokens that go out without proofs.
-pub(crate) const DPOP_NOT_YET: &str = "TokenProvider and BearerLayer do not send DPoP proofs yet, so a \
-     DPoP-bound token would go out as a bearer token and be refused; use TokenEndpoint::with_dpop \
-     and DpopKey::proof directly for now";
 
 /// A snapshot of what a provider has done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -248,7 +265,7 @@ impl TokenProvider {
         request: ClientCredentials,
     ) -> TokenProviderBuilder {
         let identity = endpoint.share_identity("client_credentials", request.share_identity());
-        let dpop = endpoint.dpop_key().is_some();
+        let dpop = endpoint.dpop().cloned();
         let mut builder = TokenProviderBuilder::new(
             Box::new(EndpointSource {
                 endpoint,
@@ -282,7 +299,7 @@ impl TokenProvider {
         let mut sorted = scopes.clone();
         sorted.sort();
         let identity = endpoint.share_identity("refresh_token", sorted);
-        let dpop = endpoint.dpop_key().is_some() || seed.is_dpop_bound();
+        let dpop = endpoint.dpop().cloned();
         let mut builder = TokenProviderBuilder::new(
             Box::new(EndpointSource {
                 endpoint,

@@ -19,10 +19,11 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::TokenProvider;
-use super::cached::{CachedToken, Issuer};
+use super::cached::{CachedToken, Issuer, presentation};
 use super::policy::RefreshPolicy;
 use super::sharing::{Obtained, Sharing};
 use super::source::{BoxFuture, TokenSource};
+use crate::dpop::Dpop;
 use crate::error::{Error, ErrorClass, TransportError, UnexpectedReason};
 use crate::flight::{Cell, CellState, Jitter, Landing, Waited, Waiter};
 use crate::token::Token;
@@ -88,6 +89,8 @@ pub(crate) struct Refresher {
     hook: Option<PersistHook>,
     /// The fleet-wide cache in front of the source, if any.
     pub(super) sharing: Option<Sharing>,
+    /// The DPoP key bound tokens are sent with, if any.
+    dpop: Option<Arc<Dpop>>,
     pub(crate) counters: Counters,
 }
 
@@ -117,14 +120,15 @@ impl Refresher {
         jitter: JitterFn,
         hook: Option<PersistHook>,
         sharing: Option<Sharing>,
+        dpop: Option<Arc<Dpop>>,
     ) -> Result<Arc<Self>, Error> {
         let now = Instant::now();
         let seed = match seed {
-            Some(token) => Some((token.access_token().bearer_header()?, token)),
+            Some(token) => Some((presentation(&token, dpop.as_ref())?, token)),
             None => None,
         };
         Ok(Arc::new_cyclic(|weak| {
-            let current = seed.map(|(header, token)| {
+            let current = seed.map(|(presented, token)| {
                 let schedule = policy.schedule(
                     token.obtained_at(),
                     token.expires_in(),
@@ -133,7 +137,7 @@ impl Refresher {
                 );
                 let cached = CachedToken::new(
                     token,
-                    header,
+                    presented,
                     1,
                     schedule,
                     now,
@@ -165,6 +169,7 @@ impl Refresher {
                 jitter,
                 hook,
                 sharing,
+                dpop,
                 counters: Counters::default(),
             }
         }))
@@ -386,8 +391,8 @@ impl Refresher {
         let jitter = (self.jitter)();
         let result = async {
             let obtained = self.obtain(previous.as_deref(), jitter).await?;
-            let header = obtained.token.access_token().bearer_header()?;
-            Ok::<_, Error>((obtained, header))
+            let presented = presentation(&obtained.token, self.dpop.as_ref())?;
+            Ok::<_, Error>((obtained, presented))
         }
         .instrument(span.clone())
         .await;
@@ -404,7 +409,7 @@ impl Refresher {
             now.duration_since(started),
         );
         let outcome = match result {
-            Ok((obtained, header)) => {
+            Ok((obtained, presented)) => {
                 ctl.ext.generation += 1;
                 let token = obtained.token;
                 let schedule = self.policy.schedule(
@@ -416,7 +421,7 @@ impl Refresher {
                 let cached = Arc::new(
                     CachedToken::new(
                         token,
-                        header,
+                        presented,
                         ctl.ext.generation,
                         schedule,
                         now,
@@ -502,9 +507,6 @@ impl Refresher {
                     self.policy.attempt_timeout,
                 ))
             })?;
-        if fetched.is_dpop_bound() {
-            return Err(Error::config(super::DPOP_NOT_YET));
-        }
         if fetched.expires_in().is_zero() {
             return Err(Error::unexpected(
                 http::StatusCode::OK,

@@ -195,27 +195,31 @@ impl SharedCache {
                 "a shared cache over a custom token source needs a subject naming what it shares",
             ));
         }
-        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        let mut part = |bytes: &[u8]| {
-            ctx.update(&(bytes.len() as u64).to_be_bytes());
-            ctx.update(bytes);
-        };
-        part(b"telnyx-oauth shared token v1");
-        for p in identity.unwrap_or_default() {
-            part(p.as_bytes());
-        }
-        part(b"subject");
-        part(self.subject.as_deref().unwrap_or("").as_bytes());
-        let digest = ctx.finish();
-        let hash: String = digest.as_ref()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let mut parts: Vec<&[u8]> = vec![b"telnyx-oauth shared token v1"];
+        parts.extend(identity.unwrap_or_default().iter().map(|p| p.as_bytes()));
+        parts.push(b"subject");
+        parts.push(self.subject.as_deref().unwrap_or("").as_bytes());
+        let hash = key_hash(&parts);
         Ok((
             format!("{ns}:{{{hash}}}:token"),
             format!("{ns}:{{{hash}}}:lease"),
         ))
     }
+}
+
+/// What a store key holds instead of what it names: 128 bits of SHA-256 over the length-prefixed
+/// parts, in hex.
+pub(crate) fn key_hash(parts: &[&[u8]]) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in parts {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part);
+    }
+    let digest = ctx.finish();
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

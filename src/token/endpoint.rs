@@ -9,7 +9,7 @@ use url::Url;
 
 use super::auth::ClientAuth;
 use super::response::{Token, parse_token_response};
-use crate::dpop::{DpopKey, NonceCache};
+use crate::dpop::{Dpop, DpopKey};
 use crate::error::{Error, endpoint_label};
 use crate::http::{HttpClient, Response};
 use crate::metadata::AuthorizationServerMetadata;
@@ -141,14 +141,6 @@ pub struct TokenEndpoint {
     dpop: Option<Arc<Dpop>>,
 }
 
-/// A DPoP key and the nonces servers gave it, shared by a token endpoint and the layers that send
-/// its tokens.
-#[derive(Debug)]
-pub(crate) struct Dpop {
-    pub(crate) key: DpopKey,
-    pub(crate) nonces: NonceCache,
-}
-
 /// One token request: the grant type and its parameters.
 struct TokenRequest<'a> {
     grant_type: &'static str,
@@ -228,16 +220,18 @@ impl TokenEndpoint {
     /// answer gets one retry with the server's nonce; nonces are remembered per origin from every
     /// response. A refresh of a bound token carries a proof from the same key, as servers require.
     pub fn with_dpop(mut self, key: DpopKey) -> Self {
-        self.dpop = Some(Arc::new(Dpop {
-            key,
-            nonces: NonceCache::default(),
-        }));
+        self.dpop = Some(Arc::new(Dpop::new(key)));
         self
     }
 
     /// The DPoP key, if requests prove possession of one.
     pub fn dpop_key(&self) -> Option<&DpopKey> {
         self.dpop.as_deref().map(|d| &d.key)
+    }
+
+    /// The DPoP key with its nonces, for the provider that hands out this endpoint's tokens.
+    pub(crate) fn dpop(&self) -> Option<&Arc<Dpop>> {
+        self.dpop.as_ref()
     }
 
     /// The endpoint URL.
@@ -361,13 +355,14 @@ impl TokenEndpoint {
         let mut retried = false;
         loop {
             let mut builder = self.http.reqwest().post(self.url.clone());
-            if let Some(d) = dpop {
-                let nonce = d.nonces.get(&self.url);
-                let proof = d
-                    .key
-                    .proof(&http::Method::POST, &self.url, None, nonce.as_deref())?;
-                builder = builder.header("DPoP", proof);
-            }
+            let sent = match dpop {
+                Some(d) => {
+                    let sent = d.proof_for(&http::Method::POST, &self.url, None)?;
+                    builder = builder.header("DPoP", sent.proof);
+                    Some(sent.nonce)
+                }
+                None => None,
+            };
             let request = self
                 .auth
                 .form_request(builder, self.url.as_str(), &params)?;
@@ -375,9 +370,9 @@ impl TokenEndpoint {
             // here, so a slow reply never makes a token look longer-lived than its `exp`.
             let sent_at = Instant::now();
             let response = self.http.send(&self.url, request).await?;
-            if let Some(d) = dpop {
-                let fresh = d.nonces.update(&self.url, &response.headers);
-                if !retried && fresh.is_some() && is_use_dpop_nonce(&response) {
+            if let (Some(d), Some(nonce)) = (dpop, sent) {
+                let fresh = d.learn(&self.url, &response.headers, nonce.as_deref());
+                if !retried && fresh && is_use_dpop_nonce(&response) {
                     tracing::debug!("the token endpoint asked for a DPoP nonce; retrying with it");
                     retried = true;
                     continue;

@@ -68,6 +68,14 @@ impl Token {
         self
     }
 
+    /// Sets the `token_type` (default `Bearer`): `DPoP` for a token a custom
+    /// [`TokenSource`](crate::provider::TokenSource) obtained with a proof, which the provider then
+    /// sends with proofs from its [`dpop_key`](crate::provider::TokenProviderBuilder::dpop_key).
+    pub fn with_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.token_type = token_type.into();
+        self
+    }
+
     /// Sets the server's refresh hint (as a `refresh_in` member would).
     pub fn with_refresh_in(mut self, refresh_in: Duration) -> Self {
         self.refresh_in = Some(refresh_in);

@@ -10,6 +10,9 @@
 //! `ath` is the token's hash; and whose `jti` has not been seen in the window. The `jti` is recorded
 //! only after every other check passed, so a flood of bad proofs cannot fill the cache.
 //!
+//! Optional: server nonces ([`DpopPolicy::with_nonces`], see [`DpopNonces`]) and a replay cache shared
+//! by every replica through the shared token cache's store ([`DpopPolicy::with_shared_replay`]).
+//!
 //! ```
 //! use std::time::Duration;
 //! use telnyx_oauth::verify::{DpopMode, DpopPolicy};
@@ -23,17 +26,19 @@
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::hash::BuildHasher;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::{HeaderMap, Method};
 use serde_json::Value;
 use url::Url;
 
+use super::dpop_nonce::{DpopNonces, NonceCheck};
 use super::error::VerifyError;
 use super::jwt::{self, HeaderRules};
 use crate::dpop::{DPOP_ALGORITHMS, PROOF_TYP, htu};
 use crate::jose::SigningAlgorithm;
+use crate::shared::{SharedCache, TokenStore};
 
 /// How old a proof may be (its `iat` before now).
 pub const DEFAULT_PROOF_WINDOW: Duration = Duration::from_secs(60);
@@ -74,6 +79,62 @@ pub struct DpopPolicy {
     pub max_proof_bytes: usize,
     /// See [`DEFAULT_REPLAY_CAPACITY`].
     pub replay_capacity: usize,
+    /// Server nonces (RFC 9449 §9): when set, a proof must carry a recent one, and a proof without
+    /// it is answered `use_dpop_nonce` with the current nonce. Off by default.
+    pub nonces: Option<DpopNonces>,
+    /// The replay cache shared by the replicas, next to the local one
+    /// ([`with_shared_replay`](Self::with_shared_replay)).
+    shared_replay: Option<SharedReplay>,
+}
+
+/// The `jti`s seen by any replica, in the shared token cache's store: one `SET NX PX` per accepted
+/// proof (the store's lease operation), under a key that holds a hash, never the `jti` itself.
+#[derive(Clone)]
+pub(crate) struct SharedReplay {
+    store: Arc<dyn TokenStore>,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl fmt::Debug for SharedReplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedReplay")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedReplay {
+    /// Records an accepted proof fleet-wide: refused when another replica recorded it first. A store
+    /// that fails or does not answer within its timeout leaves the local cache as the only guard
+    /// (warned and counted), so an outage of the store is not an outage of the API.
+    pub(crate) async fn record(
+        &self,
+        jkt: &str,
+        accepted: &Accepted,
+        now: f64,
+    ) -> Result<(), DpopReason> {
+        let hash = crate::shared::key_hash(&[jkt.as_bytes(), accepted.jti.as_bytes()]);
+        let key = format!("{}{hash}", self.prefix);
+        let ttl = Duration::from_secs_f64((accepted.forget_after - now).clamp(0.001, 86_400.0));
+        let outcome =
+            tokio::time::timeout(self.timeout, self.store.try_lease(&key, "1", ttl)).await;
+        match outcome {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(DpopReason::Replayed),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the shared DPoP replay cache failed; checked locally only");
+                crate::observe::shared_store("replay_store_failure");
+                Ok(())
+            }
+            Err(_) => {
+                tracing::warn!("the shared DPoP replay cache timed out; checked locally only");
+                crate::observe::shared_store("replay_store_failure");
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Default for DpopPolicy {
@@ -85,6 +146,8 @@ impl Default for DpopPolicy {
             algorithms: DPOP_ALGORITHMS.to_vec(),
             max_proof_bytes: DEFAULT_MAX_PROOF_BYTES,
             replay_capacity: DEFAULT_REPLAY_CAPACITY,
+            nonces: None,
+            shared_replay: None,
         }
     }
 }
@@ -101,6 +164,32 @@ impl DpopPolicy {
     /// Sets [`algorithms`](Self::algorithms) (HMAC algorithms are dropped).
     pub fn with_algorithms(mut self, algs: impl IntoIterator<Item = SigningAlgorithm>) -> Self {
         self.algorithms = algs.into_iter().filter(|a| !a.is_hmac()).collect();
+        self
+    }
+
+    /// Shares the replay cache with every replica using `cache`'s store (the shared token cache's, e.g.
+    /// Redis): a proof accepted by one replica is refused by all, for as long as its `iat` is in the
+    /// window. Each accepted proof costs one store call (`SET NX PX`), bounded by the cache's
+    /// [`store_timeout`](crate::shared::SharedCache::store_timeout); when the store fails or is slow,
+    /// the local cache alone guards that proof (warned, and counted as
+    /// `telnyx_oauth_shared_store_events_total{event="replay_store_failure"}`).
+    pub fn with_shared_replay(mut self, cache: &SharedCache) -> Self {
+        self.shared_replay = Some(SharedReplay {
+            store: cache.store.clone(),
+            prefix: format!("{}:dpop-jti:", cache.namespace),
+            timeout: cache.store_timeout,
+        });
+        self
+    }
+
+    /// The shared replay cache, if any.
+    pub(crate) fn shared_replay(&self) -> Option<&SharedReplay> {
+        self.shared_replay.as_ref()
+    }
+
+    /// Requires recent server nonces in every proof (see [`DpopNonces`]).
+    pub fn with_nonces(mut self, nonces: DpopNonces) -> Self {
+        self.nonces = Some(nonces);
         self
     }
 
@@ -147,6 +236,9 @@ pub enum DpopReason {
     Replayed,
     /// The replay cache is full of unexpired proofs.
     ReplayCacheFull,
+    /// Server nonces are required and the proof carries none, or not a recent one: the client
+    /// should retry with the nonce of the `use_dpop_nonce` answer.
+    UseNonce,
     /// `Authorization: DPoP` with a token that is not DPoP-bound (no `cnf.jkt`).
     NotBound,
     /// A bearer token where [`DpopMode::Required`] asks for a DPoP-bound one.
@@ -175,6 +267,7 @@ impl DpopReason {
             Self::Jti => "dpop_jti",
             Self::Replayed => "dpop_replayed",
             Self::ReplayCacheFull => "dpop_replay_cache_full",
+            Self::UseNonce => "dpop_use_nonce",
             Self::NotBound => "dpop_not_bound",
             Self::Required => "dpop_required",
             Self::NotAccepted => "dpop_not_accepted",
@@ -207,6 +300,7 @@ impl fmt::Display for DpopReason {
             Self::Jti => "the DPoP proof's jti is missing or invalid",
             Self::Replayed => "the DPoP proof was already used",
             Self::ReplayCacheFull => "too many DPoP proofs in the window",
+            Self::UseNonce => "the DPoP proof needs the server's current nonce",
             Self::NotBound => "the token is not DPoP-bound",
             Self::Required => "a DPoP-bound token is required",
             Self::NotAccepted => "DPoP-bound tokens are not accepted here",
@@ -280,13 +374,31 @@ fn typ_is_dpop(typ: Option<&str>) -> bool {
         .is_some_and(|sub| sub.eq_ignore_ascii_case(PROOF_TYP))
 }
 
+/// A proof that passed every check and was recorded locally: what the shared cache records too.
+pub(crate) struct Accepted {
+    jti: String,
+    /// When no proof with its `iat` can be accepted any more.
+    forget_after: f64,
+}
+
 /// Checks the request's one `DPoP` proof; on success its `jti` is recorded.
+#[cfg(test)]
 pub(crate) fn check_proof(
     request: &ProofRequest<'_>,
     policy: &DpopPolicy,
     now: f64,
     replay: &ReplayCache,
 ) -> Result<(), DpopReason> {
+    check_and_record(request, policy, now, replay).map(|_| ())
+}
+
+/// Checks the request's one `DPoP` proof; on success its `jti` is recorded in `replay`.
+pub(crate) fn check_and_record(
+    request: &ProofRequest<'_>,
+    policy: &DpopPolicy,
+    now: f64,
+    replay: &ReplayCache,
+) -> Result<Accepted, DpopReason> {
     let mut values = request.headers.get_all("dpop").iter();
     let proof = match (values.next(), values.next()) {
         (None, _) => return Err(DpopReason::Missing),
@@ -347,8 +459,19 @@ pub(crate) fn check_proof(
     if !key.verify(jws.header.alg, jws.signing_input, &jws.signature) {
         return Err(DpopReason::BadSignature);
     }
+    // After the signature: only the key's holder is told to come back with a nonce.
+    if let Some(nonces) = &policy.nonces
+        && nonces.check(string("nonce"), now) == NonceCheck::Refused
+    {
+        return Err(DpopReason::UseNonce);
+    }
     // Kept until no proof with this iat can be accepted any more.
-    replay.record(request.jkt, jti, iat + window + leeway, now)
+    let forget_after = iat + window + leeway;
+    replay.record(request.jkt, jti, forget_after, now)?;
+    Ok(Accepted {
+        jti: jti.to_owned(),
+        forget_after,
+    })
 }
 
 #[cfg(test)]
@@ -832,5 +955,72 @@ mod tests {
             assert!(!typ_is_dpop(Some(bad)), "{bad}");
         }
         assert!(!typ_is_dpop(None));
+    }
+}
+
+#[cfg(test)]
+mod nonce_tests {
+    use super::*;
+    use crate::dpop::DpopKey;
+
+    const NOW: f64 = 1_800_000_000.0;
+    const TOKEN: &str = "the-access-token";
+
+    /// With server nonces required, a proof is accepted only with a recent nonce of this server; the
+    /// refusal comes after the signature check, and records no `jti` (the retry is a new proof anyway).
+    #[test]
+    fn server_nonces_are_required_only_when_configured_and_checked_after_the_signature() {
+        let nonces = DpopNonces::with_secret(&[9; 32], Duration::from_secs(60)).unwrap();
+        let policy = DpopPolicy::default()
+            .with_nonces(nonces.clone())
+            .with_window(Duration::from_secs(1_000_000_000));
+        let key = DpopKey::generate(SigningAlgorithm::ES256).unwrap();
+        let url = Url::parse("https://api.example.com/v2/calls").unwrap();
+        let check = |nonce: Option<&str>, policy: &DpopPolicy, replay: &ReplayCache| {
+            let proof = key
+                .proof(
+                    &Method::GET,
+                    &url,
+                    Some(&crate::AccessToken::new(TOKEN)),
+                    nonce,
+                )
+                .unwrap();
+            let mut headers = HeaderMap::new();
+            headers.insert("dpop", proof.parse().unwrap());
+            let request = ProofRequest {
+                method: &Method::GET,
+                url: &url,
+                headers: &headers,
+                access_token: TOKEN,
+                jkt: key.thumbprint(),
+            };
+            check_proof(&request, policy, NOW, replay)
+        };
+        let replay = ReplayCache::new(10);
+        assert_eq!(check(None, &policy, &replay), Err(DpopReason::UseNonce));
+        assert_eq!(
+            check(Some("made-up"), &policy, &replay),
+            Err(DpopReason::UseNonce)
+        );
+        let stale = nonces.current(NOW - 120.0);
+        assert_eq!(
+            check(Some(stale.to_str().unwrap()), &policy, &replay),
+            Err(DpopReason::UseNonce)
+        );
+        assert_eq!(replay.len(), 0, "refused proofs are not recorded");
+        let current = nonces.current(NOW);
+        assert_eq!(
+            check(Some(current.to_str().unwrap()), &policy, &replay),
+            Ok(())
+        );
+        let previous = nonces.current(NOW - 60.0);
+        assert_eq!(
+            check(Some(previous.to_str().unwrap()), &policy, &replay),
+            Ok(())
+        );
+        // Without nonces configured, a proof carrying one or none is fine.
+        let plain = DpopPolicy::default().with_window(Duration::from_secs(1_000_000_000));
+        assert_eq!(check(None, &plain, &replay), Ok(()));
+        assert_eq!(check(Some("anything"), &plain, &replay), Ok(()));
     }
 }

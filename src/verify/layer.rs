@@ -65,6 +65,14 @@ impl Validator {
         }
     }
 
+    /// The `DPoP-Nonce` to hand out now, when server nonces are required.
+    fn dpop_nonce(&self) -> Option<http::HeaderValue> {
+        match self {
+            Validator::Jwt(v) | Validator::Combined(v, _) => v.dpop_nonce(),
+            Validator::Introspect(_) => None,
+        }
+    }
+
     async fn validate<C: DeserializeOwned>(&self, token: &str) -> Result<Verified<C>, VerifyError> {
         match self {
             Validator::Jwt(v) => v.verify::<C>(token).await,
@@ -353,19 +361,38 @@ pub(crate) fn credentials(headers: &HeaderMap) -> Result<Option<(Scheme, &str)>,
 }
 
 fn reject<B: From<String>>(shared: &LayerState, rejection: &Rejection) -> Response<B> {
+    reject_under(shared, rejection, None)
+}
+
+/// The answer to a refused request; `scheme` is how its token came, when it came at all. A token
+/// under `DPoP` is answered in the `DPoP` challenge, with the current server nonce when there is one.
+fn reject_under<B: From<String>>(
+    shared: &LayerState,
+    rejection: &Rejection,
+    scheme: Option<Scheme>,
+) -> Response<B> {
     crate::observe::rejected(rejection.reason());
     tracing::debug!(
         reason = rejection.reason(),
         status = rejection.status().as_u16(),
         "request refused"
     );
-    if let Some(hook) = &shared.on_reject
-        && let Some(custom) = hook(rejection)
-    {
-        return custom.map(B::from);
+    let dpop = scheme == Some(Scheme::Dpop);
+    let mut response = match &shared.on_reject {
+        Some(hook) => match hook(rejection) {
+            Some(custom) => custom.map(B::from),
+            None => shared.challenge.response_under(rejection, dpop),
+        },
+        None => shared.challenge.response_under(rejection, dpop),
+    };
+    if dpop && let Some(nonce) = shared.validator.dpop_nonce() {
+        response.headers_mut().insert(DPOP_NONCE, nonce);
     }
-    shared.challenge.response(rejection)
+    response
 }
+
+/// The response header carrying a server's DPoP nonce (RFC 9449 §8.1).
+const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -392,17 +419,20 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             // The token is borrowed from the request while it is checked; no copy.
-            let result = match credentials(req.headers()) {
-                Ok(Some((Scheme::Bearer, token))) => shared.validator.validate::<C>(token).await,
+            let (scheme, result) = match credentials(req.headers()) {
+                Ok(Some((Scheme::Bearer, token))) => {
+                    (Scheme::Bearer, shared.validator.validate::<C>(token).await)
+                }
                 Ok(Some((Scheme::Dpop, token))) => {
                     let url = match request_url(shared.external_url.as_ref(), &req) {
                         Ok(url) => url,
                         Err(rejection) => return Ok(reject(&shared, &rejection)),
                     };
-                    shared
+                    let result = shared
                         .validator
                         .validate_dpop::<C>(token, req.method(), &url, req.headers())
-                        .await
+                        .await;
+                    (Scheme::Dpop, result)
                 }
                 Ok(None) if shared.optional => {
                     req.extensions_mut().insert(shared.challenge.clone());
@@ -420,7 +450,16 @@ where
                         challenge: shared.challenge.clone(),
                     });
                     ext.insert(verified);
-                    inner.call(req).await
+                    let nonce = match scheme {
+                        Scheme::Dpop => shared.validator.dpop_nonce(),
+                        Scheme::Bearer => None,
+                    };
+                    let mut response = inner.call(req).await?;
+                    // Rolling nonces: every DPoP response names the current one (RFC 9449 §9).
+                    if let Some(nonce) = nonce {
+                        response.headers_mut().insert(DPOP_NONCE, nonce);
+                    }
+                    Ok(response)
                 }
                 Err(e) => match e.retry_after() {
                     Some(retry_after) => {
@@ -431,8 +470,12 @@ where
                         Ok(reject(&shared, &Rejection::Unavailable { retry_after }))
                     }
                     None => {
-                        tracing::info!(reason = e.code(), "bearer token refused");
-                        Ok(reject(&shared, &Rejection::InvalidToken(e)))
+                        tracing::info!(reason = e.code(), "access token refused");
+                        Ok(reject_under(
+                            &shared,
+                            &Rejection::InvalidToken(e),
+                            Some(scheme),
+                        ))
                     }
                 },
             }

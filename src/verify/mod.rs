@@ -60,6 +60,7 @@ mod axum;
 mod builder;
 mod cache;
 mod dpop;
+mod dpop_nonce;
 mod error;
 mod introspect;
 mod jwks;
@@ -81,6 +82,7 @@ pub use dpop::{
     DEFAULT_MAX_PROOF_BYTES, DEFAULT_PROOF_LEEWAY, DEFAULT_PROOF_WINDOW, DEFAULT_REPLAY_CAPACITY,
     DpopMode, DpopPolicy, DpopReason,
 };
+pub use dpop_nonce::{DEFAULT_NONCE_PERIOD, DpopNonces};
 pub use error::VerifyError;
 pub use introspect::{
     DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_TTL, IntrospectionStats, Introspector,

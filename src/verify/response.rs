@@ -5,6 +5,7 @@ use std::time::Duration;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
+use super::DpopReason;
 use super::error::VerifyError;
 
 /// Why the layer answered a request itself.
@@ -45,6 +46,7 @@ impl Rejection {
         match self {
             Self::MissingCredentials | Self::Unavailable { .. } => None,
             Self::InvalidRequest(_) => Some("invalid_request"),
+            Self::InvalidToken(VerifyError::Dpop(DpopReason::UseNonce)) => Some("use_dpop_nonce"),
             Self::InvalidToken(e) if e.is_dpop_proof_error() => Some("invalid_dpop_proof"),
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
@@ -67,6 +69,9 @@ impl Rejection {
         match self {
             Self::MissingCredentials => "Bearer credentials are required",
             Self::InvalidRequest(why) => why,
+            Self::InvalidToken(VerifyError::Dpop(DpopReason::UseNonce)) => {
+                "The DPoP proof must carry the server's nonce"
+            }
             Self::InvalidToken(e) if e.is_dpop_proof_error() => "The DPoP proof is not valid",
             Self::InvalidToken(_) => "The access token is not valid",
             Self::InsufficientScope { .. } => "The access token does not grant the required scope",
@@ -131,15 +136,27 @@ policy_setters!(ChallengeConfig {
 impl ChallengeConfig {
     /// The `WWW-Authenticate` value for a rejection (`None` for 503, which has no challenge).
     pub fn challenge(&self, rejection: &Rejection) -> Option<String> {
+        self.challenge_under(rejection, false)
+    }
+
+    /// The challenge for a request whose token came under the `DPoP` scheme (`dpop_scheme`): an
+    /// invalid token or proof is then answered in the `DPoP` challenge (RFC 9449 §7.1), as is a
+    /// proof error under any scheme.
+    pub(crate) fn challenge_under(
+        &self,
+        rejection: &Rejection,
+        dpop_scheme: bool,
+    ) -> Option<String> {
         if matches!(rejection, Rejection::Unavailable { .. }) {
             return None;
         }
         let realm = format!("realm={}", quoted(&self.realm));
         if let (Some(algs), Rejection::InvalidToken(e)) = (&self.dpop_algs, rejection)
-            && e.is_dpop_proof_error()
+            && (dpop_scheme || e.is_dpop_proof_error())
         {
             return Some(format!(
-                "DPoP {realm}, error=\"invalid_dpop_proof\", error_description={}, algs={}",
+                "DPoP {realm}, error={}, error_description={}, algs={}",
+                quoted(rejection.error_code().unwrap_or("invalid_token")),
                 quoted(rejection.description()),
                 quoted(algs)
             ));
@@ -167,6 +184,15 @@ impl ChallengeConfig {
 
     /// The full answer for a rejection, with a body of any type buildable from a `String`.
     pub fn response<B: From<String>>(&self, rejection: &Rejection) -> Response<B> {
+        self.response_under(rejection, false)
+    }
+
+    /// [`response`](Self::response) for a token that came under the `DPoP` scheme when `dpop_scheme`.
+    pub(crate) fn response_under<B: From<String>>(
+        &self,
+        rejection: &Rejection,
+        dpop_scheme: bool,
+    ) -> Response<B> {
         let status = rejection.status();
         let body = if self.problem_json {
             serde_json::json!({
@@ -182,7 +208,7 @@ impl ChallengeConfig {
         let mut response = Response::new(B::from(body));
         *response.status_mut() = status;
         let headers = response.headers_mut();
-        if let Some(challenge) = self.challenge(rejection)
+        if let Some(challenge) = self.challenge_under(rejection, dpop_scheme)
             && let Ok(v) = HeaderValue::try_from(challenge)
         {
             headers.insert(WWW_AUTHENTICATE, v);
@@ -243,6 +269,35 @@ mod tests {
         });
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()[RETRY_AFTER], "3");
+    }
+
+    #[test]
+    fn dpop_requests_are_answered_in_the_dpop_challenge() {
+        let c = ChallengeConfig::default().with_dpop_algs(Some("ES256 EdDSA".into()));
+        let nonce = Rejection::InvalidToken(VerifyError::Dpop(DpopReason::UseNonce));
+        assert_eq!(nonce.error_code(), Some("use_dpop_nonce"));
+        assert_eq!(
+            c.challenge(&nonce).unwrap(),
+            r#"DPoP realm="api", error="use_dpop_nonce", error_description="The DPoP proof must carry the server's nonce", algs="ES256 EdDSA""#
+        );
+        // A token refused for itself: under DPoP in the DPoP challenge, under Bearer in the Bearer one.
+        let expired = Rejection::InvalidToken(VerifyError::Expired);
+        assert_eq!(
+            c.challenge_under(&expired, true).unwrap(),
+            r#"DPoP realm="api", error="invalid_token", error_description="The access token is not valid", algs="ES256 EdDSA""#
+        );
+        assert!(
+            c.challenge(&expired)
+                .unwrap()
+                .starts_with(r#"Bearer realm="api", error="invalid_token""#)
+        );
+        // Without DPoP configured there is no DPoP challenge at all.
+        assert!(
+            ChallengeConfig::default()
+                .challenge_under(&expired, true)
+                .unwrap()
+                .starts_with("Bearer ")
+        );
     }
 
     #[test]

@@ -112,9 +112,24 @@ impl Verifier {
             access_token: token,
             jkt: &jkt,
         };
-        super::dpop::check_proof(&request, &dpop.policy, (self.inner.clock)(), &dpop.replay)
+        let now = (self.inner.clock)();
+        let accepted = super::dpop::check_and_record(&request, &dpop.policy, now, &dpop.replay)
             .map_err(VerifyError::Dpop)?;
+        if let Some(shared) = dpop.policy.shared_replay() {
+            shared
+                .record(&jkt, &accepted, now)
+                .await
+                .map_err(VerifyError::Dpop)?;
+        }
         Ok(verified)
+    }
+
+    /// The `DPoP-Nonce` to hand out now, when the [`DpopPolicy`](super::DpopPolicy) requires server
+    /// nonces: `VerifyLayer` sends it with every `use_dpop_nonce` answer and every response to a DPoP
+    /// request; callers of [`verify_dpop`](Self::verify_dpop) send it themselves.
+    pub fn dpop_nonce(&self) -> Option<http::HeaderValue> {
+        let nonces = self.inner.dpop.as_ref()?.policy.nonces.as_ref()?;
+        Some(nonces.current((self.inner.clock)()))
     }
 
     /// The token checks. `bound`: a DPoP request, where `cnf` is allowed and its `jkt` is written

@@ -1,6 +1,7 @@
 //! Shared test harness: the real authorization server peer and helpers around it.
 #![allow(dead_code, unused_imports)]
 
+pub mod dpop;
 pub mod fake_as;
 pub mod fault_proxy;
 pub mod peer;
