@@ -485,3 +485,96 @@ async fn a_proof_accepted_by_one_replica_is_refused_by_every_other() {
         verify(&alone).await.unwrap();
     }
 }
+
+/// One verifier, a DPoP rule per route: `Required` refuses bearer tokens there, `Refused` refuses
+/// `Authorization: DPoP` there, and each refusal says why in its challenge.
+#[tokio::test]
+async fn each_route_can_require_or_refuse_dpop_on_top_of_the_verifier() {
+    use telnyx_oauth::verify::Rejection;
+    let verifier = support::dpop::verifier(DpopPolicy::default()).await;
+    let key = DpopKey::generate(SigningAlgorithm::ES256).unwrap();
+    let bound = support::dpop::bound_token(&key);
+    let bearer = support::dpop::bearer_token();
+    let reasons: Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let route = |mode: Option<DpopMode>| {
+        let log = reasons.clone();
+        let mut layer = VerifyLayer::new(verifier.clone())
+            .external_url(url::Url::parse("https://api.test").unwrap())
+            .on_reject(move |r: &Rejection| {
+                log.lock().unwrap().push(r.reason().to_owned());
+                None
+            });
+        if let Some(mode) = mode {
+            layer = layer.dpop_mode(mode);
+        }
+        tower::Layer::layer(
+            &layer,
+            tower::service_fn(|_req: http::Request<()>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+            }),
+        )
+    };
+    type Route = tower::util::BoxCloneService<
+        http::Request<()>,
+        http::Response<String>,
+        std::convert::Infallible,
+    >;
+    let send = async |service: &Route, dpop: bool| {
+        let url = url::Url::parse("https://api.test/pay").unwrap();
+        let mut request = http::Request::post("/pay").header("host", "internal");
+        request = if dpop {
+            let headers = support::dpop::proof_headers(&key, &http::Method::POST, &url, &bound);
+            request
+                .header("authorization", format!("DPoP {bound}"))
+                .header("dpop", headers["dpop"].clone())
+        } else {
+            request.header("authorization", format!("Bearer {bearer}"))
+        };
+        let response = service
+            .clone()
+            .oneshot(request.body(()).unwrap())
+            .await
+            .unwrap();
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status().as_u16(), challenge)
+    };
+    let boxed = |mode| Route::new(route(mode));
+    let (open, required, refused) = (
+        boxed(None),
+        boxed(Some(DpopMode::Required)),
+        boxed(Some(DpopMode::Refused)),
+    );
+    assert_eq!(send(&open, false).await.0, 200);
+    assert_eq!(send(&open, true).await.0, 200);
+    assert_eq!(send(&required, true).await.0, 200);
+    let (status, challenge) = send(&required, false).await;
+    assert_eq!(status, 401);
+    assert!(challenge.unwrap().contains("DPoP "), "DPoP offered");
+    assert_eq!(send(&refused, false).await.0, 200);
+    let (status, challenge) = send(&refused, true).await;
+    assert_eq!(status, 401);
+    assert!(
+        challenge.unwrap().starts_with("DPoP "),
+        "answered under DPoP"
+    );
+    assert_eq!(
+        *reasons.lock().unwrap(),
+        ["dpop_required", "dpop_not_accepted"]
+    );
+    // The same rule for a whole verifier.
+    let refusing =
+        support::dpop::verifier(DpopPolicy::default().with_mode(DpopMode::Refused)).await;
+    let url = url::Url::parse("https://api.test/pay").unwrap();
+    let headers = support::dpop::proof_headers(&key, &http::Method::POST, &url, &bound);
+    assert_eq!(
+        refusing
+            .verify_dpop::<Value>(&bound, &http::Method::POST, &url, &headers)
+            .await
+            .unwrap_err(),
+        telnyx_oauth::verify::VerifyError::Dpop(telnyx_oauth::verify::DpopReason::NotAccepted)
+    );
+    refusing.verify::<Value>(&bearer).await.unwrap();
+}

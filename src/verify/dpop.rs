@@ -61,6 +61,9 @@ pub enum DpopMode {
     Allowed,
     /// DPoP-bound tokens only: a bearer token is refused (`dpop_required`).
     Required,
+    /// Bearer tokens only: `Authorization: DPoP` is refused (`dpop_not_accepted`) — for a route
+    /// ([`VerifyLayer::dpop_mode`](super::VerifyLayer::dpop_mode)) that must not take bound tokens.
+    Refused,
 }
 
 /// The resource server's DPoP rules. Every field has a default (the constants in this module).

@@ -15,7 +15,7 @@ use tower_service::Service;
 
 use super::introspect::Introspector;
 use super::response::{ChallengeConfig, Rejection};
-use super::{Verified, Verifier, VerifyError};
+use super::{DpopMode, DpopReason, Verified, Verifier, VerifyError};
 
 /// What [`VerifyLayer`] puts in the request extensions besides `Verified<C>`: the granted scopes and
 /// the challenge settings, for [`RequireScopes`](super::RequireScopes) and extractors that answer
@@ -95,6 +95,8 @@ struct LayerState {
     on_reject: Option<RejectHook>,
     /// The URL clients address this service by, for DPoP's `htu`.
     external_url: Option<url::Url>,
+    /// This route's DPoP rule, on top of the verifier's.
+    dpop_mode: Option<DpopMode>,
 }
 
 /// Verifies the bearer token of every request: on success the inner service gets the request with
@@ -151,6 +153,7 @@ impl VerifyLayer<Value> {
                 optional: false,
                 on_reject: None,
                 external_url: None,
+                dpop_mode: None,
             }),
             _claims: PhantomData,
         }
@@ -165,6 +168,7 @@ impl<C> VerifyLayer<C> {
             optional: arc.optional,
             on_reject: arc.on_reject.clone(),
             external_url: arc.external_url.clone(),
+            dpop_mode: arc.dpop_mode,
         });
         f(&mut shared);
         Self {
@@ -211,6 +215,15 @@ impl<C> VerifyLayer<C> {
     /// HTTP/2), else `https://` and the `Host` header.
     pub fn external_url(self, url: url::Url) -> Self {
         self.edit(|s| s.external_url = Some(url))
+    }
+
+    /// This route's DPoP rule, applied on top of the verifier's [`DpopPolicy`](super::DpopPolicy)
+    /// (it can only narrow it): [`DpopMode::Required`] refuses bearer tokens here (`dpop_required`),
+    /// [`DpopMode::Refused`] refuses `Authorization: DPoP` here (`dpop_not_accepted`),
+    /// [`DpopMode::Allowed`] leaves the verifier's rule. E.g. one verifier for the service, and
+    /// `Required` on the routes that move money.
+    pub fn dpop_mode(self, mode: DpopMode) -> Self {
+        self.edit(|s| s.dpop_mode = Some(mode))
     }
 
     /// The key health of every issuer the layer verifies for (empty for introspection only), for a
@@ -420,6 +433,13 @@ where
         Box::pin(async move {
             // The token is borrowed from the request while it is checked; no copy.
             let (scheme, result) = match credentials(req.headers()) {
+                Ok(Some((Scheme::Bearer, _))) if shared.dpop_mode == Some(DpopMode::Required) => {
+                    (Scheme::Bearer, Err(VerifyError::Dpop(DpopReason::Required)))
+                }
+                Ok(Some((Scheme::Dpop, _))) if shared.dpop_mode == Some(DpopMode::Refused) => (
+                    Scheme::Dpop,
+                    Err(VerifyError::Dpop(DpopReason::NotAccepted)),
+                ),
                 Ok(Some((Scheme::Bearer, token))) => {
                     (Scheme::Bearer, shared.validator.validate::<C>(token).await)
                 }

@@ -99,7 +99,12 @@ impl Verifier {
         url: &url::Url,
         headers: &http::HeaderMap,
     ) -> Result<Verified<C>, VerifyError> {
-        let Some(dpop) = &self.inner.dpop else {
+        let Some(dpop) = self
+            .inner
+            .dpop
+            .as_ref()
+            .filter(|d| d.policy.mode != super::DpopMode::Refused)
+        else {
             return Err(VerifyError::Dpop(DpopReason::NotAccepted));
         };
         let mut jkt = None;

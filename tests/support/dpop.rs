@@ -13,12 +13,23 @@ const SECRET: &str = "a-test-hmac-secret-of-at-least-32-bytes";
 
 /// An HS256 access token for [`ISSUER`] and [`AUDIENCE`], bound to `key` (`cnf.jkt`), valid an hour.
 pub fn bound_token(key: &DpopKey) -> String {
+    mint(Some(key.thumbprint()))
+}
+
+/// The same without a binding: a plain bearer token.
+pub fn bearer_token() -> String {
+    mint(None)
+}
+
+fn mint(jkt: Option<&str>) -> String {
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let now = super::wall_clock_secs();
-    let claims = serde_json::json!({
+    let mut claims = serde_json::json!({
         "iss": ISSUER, "aud": AUDIENCE, "sub": "user-1", "iat": now, "exp": now + 3600,
-        "cnf": { "jkt": key.thumbprint() },
     });
+    if let Some(jkt) = jkt {
+        claims["cnf"] = serde_json::json!({ "jkt": jkt });
+    }
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
