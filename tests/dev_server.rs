@@ -665,3 +665,104 @@ fn the_live_quickstart_says_which_credentials_it_needs() {
             .contains("--live needs TELNYX_API_KEY, TELNYX_CLIENT_ID, TELNYX_CLIENT_SECRET")
     );
 }
+
+/// The dev server binds tokens to the key of a DPoP proof, as oidc-provider does: a provider with a
+/// key gets bound tokens that our verifier takes with a proof and refuses as bearer tokens; a bad or
+/// replayed proof is refused; a bound refresh token refreshes only with a proof by its key.
+#[tokio::test]
+async fn dpop_proofs_bind_tokens_and_refresh_tokens_to_the_key() {
+    use telnyx_oauth::dpop::DpopKey;
+    use telnyx_oauth::verify::DpopPolicy;
+    let dev = DevServer::start().await.unwrap();
+    let (id, secret) = dev.add_client("svc", &["read"]);
+    let key = DpopKey::generate(SigningAlgorithm::ES256).unwrap();
+    let jkt = key.thumbprint().to_owned();
+    let auth = || ClientAuth::basic(id.clone(), ClientSecret::new(secret.clone()));
+    let endpoint = TokenEndpoint::new_with_http(http(), &dev.token_url(), auth())
+        .unwrap()
+        .with_dpop(key);
+    let provider = TokenProvider::client_credentials(endpoint, ClientCredentials::new())
+        .build()
+        .unwrap();
+    let token = provider.token().await.unwrap();
+    assert!(token.is_dpop_bound());
+    let at = token.access_token().secret();
+    assert_eq!(support::jwt_part(at, 1)["cnf"]["jkt"], jkt.as_str());
+    let verifier = Verifier::builder()
+        .issuer(dev.issuer())
+        .audience(dev.issuer())
+        .http(http())
+        .dpop(DpopPolicy::default())
+        .build()
+        .await
+        .unwrap();
+    let url = url::Url::parse("https://api.example/v2/calls").unwrap();
+    let mut headers = http::HeaderMap::new();
+    let proof = token.dpop_proof(&http::Method::GET, &url).unwrap().unwrap();
+    headers.insert("dpop", proof);
+    verifier
+        .verify_dpop::<Value>(at, &http::Method::GET, &url, &headers)
+        .await
+        .unwrap();
+    assert!(verifier.verify::<Value>(at).await.is_err(), "not as bearer");
+
+    // Proofs the token endpoint refuses: one for another URL, and one replayed.
+    let other = DpopKey::generate(SigningAlgorithm::EdDSA).unwrap();
+    let wrong_url = url::Url::parse("http://127.0.0.1:1/v2/oauth/token").unwrap();
+    let token_url = url::Url::parse(&dev.token_url()).unwrap();
+    let good = other
+        .proof(&http::Method::POST, &token_url, None, None)
+        .unwrap();
+    for (proof, why) in [
+        (
+            other
+                .proof(&http::Method::POST, &wrong_url, None, None)
+                .unwrap(),
+            "the DPoP proof is for another URL",
+        ),
+        (good.clone(), ""),
+        (good, "the DPoP proof was already used"),
+    ] {
+        let response = reqwest::Client::new()
+            .post(dev.token_url())
+            .basic_auth(&id, Some(&secret))
+            .header("dpop", proof)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        if why.is_empty() {
+            assert_eq!((status, body["token_type"].as_str()), (200, Some("DPoP")));
+        } else {
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(body["error"], "invalid_dpop_proof");
+            assert_eq!(body["error_description"], why);
+        }
+    }
+
+    // The code flow with a proof: the refresh token is bound, and refreshes only with the key.
+    let (public, _) = dev.add_client_with(DevClient::public("app", &["read"], CALLBACK));
+    let t = telnyx(&dev, Some(ClientAuth::none(public.clone())));
+    let (url, pending) = t
+        .authorize_url(AuthorizeRequest::new(public.clone(), CALLBACK).scope("read"))
+        .unwrap();
+    let code = pending
+        .code_from_redirect(&dev.approve(&url).unwrap())
+        .unwrap();
+    let bare = t.token_endpoint().unwrap();
+    let bound = bare
+        .clone()
+        .with_dpop(DpopKey::generate(SigningAlgorithm::ES256).unwrap());
+    let first = bound
+        .exchange_code(&code, CALLBACK, Some(pending.pkce().verifier()))
+        .await
+        .unwrap();
+    assert!(first.is_dpop_bound());
+    let rt = first.refresh_token().unwrap();
+    let err = bare.refresh(rt, &[]).await.unwrap_err();
+    assert!(err.to_string().contains("invalid_dpop_proof"), "{err}");
+    let refreshed = bound.refresh(rt, &[]).await.unwrap();
+    assert!(refreshed.is_dpop_bound());
+}

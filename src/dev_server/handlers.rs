@@ -95,6 +95,7 @@ async fn metadata(AxState(s): S) -> Response {
             "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+            "dpop_signing_alg_values_supported": crate::dpop::DPOP_ALGORITHMS.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         }),
     )
 }
@@ -173,7 +174,25 @@ async fn token(AxState(s): S, headers: HeaderMap, body: Bytes) -> Response {
         Ok(c) => c,
         Err(f) => return oauth_error(f),
     };
-    match s.token(client, &form) {
+    // A DPoP proof binds the token to its key (RFC 9449 §5); a bad one is refused.
+    let jkt = if headers.contains_key("dpop") {
+        let url = url::Url::parse(&format!("{}/v2/oauth/token", s.issuer));
+        let now = super::state::now() as f64;
+        match url.map(|url| crate::verify::check_token_request(&headers, &url, now, &s.dpop_replay))
+        {
+            Ok(Ok(jkt)) => Some(jkt),
+            Ok(Err(reason)) => {
+                return json_response(
+                    400,
+                    json!({"error": "invalid_dpop_proof", "error_description": reason.to_string()}),
+                );
+            }
+            Err(_) => return oauth_error(fail(500, "server_error", "no token URL")),
+        }
+    } else {
+        None
+    };
+    match s.token(client, &form, jkt.as_deref()) {
         Ok(body) => json_response(200, body),
         Err(f) => oauth_error(f),
     }

@@ -21,7 +21,9 @@
 //! ```
 //!
 //! It validates what real servers validate — client authentication, PKCE, redirect URIs, scopes, and
-//! refresh-token reuse (which revokes the whole grant) — so a client that works against it works
+//! refresh-token reuse (which revokes the whole grant), and DPoP proofs (RFC 9449: a token request
+//! with a valid proof gets a token bound to its key, `token_type` `DPoP`, and a refresh token that
+//! refreshes only with a proof by that key) — so a client that works against it works
 //! against a real server; the interop suite keeps proving the same behaviours against oidc-provider.
 //! It listens on 127.0.0.1 only and keeps everything in memory. It is not a production server.
 

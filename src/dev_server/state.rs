@@ -106,6 +106,8 @@ pub(crate) struct Code {
 pub(crate) struct Refresh {
     pub(crate) grant_id: String,
     pub(crate) used: bool,
+    /// The DPoP key the refresh token is bound to (RFC 9449 §5), when it was issued with a proof.
+    pub(crate) jkt: Option<String>,
 }
 
 #[derive(Default)]
@@ -131,6 +133,8 @@ pub(crate) struct ServerState {
     /// Every access token issued: token → (claims, grant id).
     pub(crate) issued: Mutex<HashMap<String, (Value, Option<String>)>>,
     faults: Mutex<Faults>,
+    /// The DPoP proofs the token endpoint has seen.
+    pub(crate) dpop_replay: crate::verify::ReplayCache,
     pub(crate) token_requests: AtomicU64,
     pub(crate) jwks_requests: AtomicU64,
 }
@@ -183,6 +187,7 @@ impl ServerState {
             refresh: Mutex::new(HashMap::new()),
             issued: Mutex::new(HashMap::new()),
             faults: Mutex::new(Faults::default()),
+            dpop_replay: crate::verify::ReplayCache::new(crate::verify::DEFAULT_REPLAY_CAPACITY),
             token_requests: AtomicU64::new(0),
             jwks_requests: AtomicU64::new(0),
         })
@@ -288,6 +293,7 @@ impl ServerState {
         scopes: &[String],
         audience: Option<&str>,
         grant: Option<&str>,
+        jkt: Option<&str>,
     ) -> Result<Value, OAuthFailure> {
         let ttl = *lock(&self.ttl);
         let iat = now();
@@ -296,6 +302,10 @@ impl ServerState {
             "iss": self.issuer, "sub": sub, "aud": audience.unwrap_or(&self.issuer), "client_id": client.client_id,
             "scope": scopes.join(" "), "iat": iat, "exp": iat + ttl.as_secs(), "jti": jti,
         });
+        let mut claims = claims;
+        if let Some(jkt) = jkt {
+            claims["cnf"] = json!({ "jkt": jkt });
+        }
         let token = if self.opaque {
             format!(
                 "dev_{}",
@@ -307,7 +317,8 @@ impl ServerState {
                 .map_err(|_| fail(500, "server_error", "signing failed"))?
         };
         lock(&self.issued).insert(token.clone(), (claims, grant.map(str::to_owned)));
-        let mut body = json!({"access_token": token, "token_type": "Bearer", "expires_in": ttl.as_secs(), "scope": scopes.join(" ")});
+        let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+        let mut body = json!({"access_token": token, "token_type": token_type, "expires_in": ttl.as_secs(), "scope": scopes.join(" ")});
         if let Some(grant) = grant
             && client.grant_types.iter().any(|g| g == "refresh_token")
         {
@@ -320,6 +331,7 @@ impl ServerState {
                 Refresh {
                     grant_id: grant.to_owned(),
                     used: false,
+                    jkt: jkt.map(str::to_owned),
                 },
             );
             body["refresh_token"] = Value::String(rt);
@@ -327,10 +339,12 @@ impl ServerState {
         Ok(body)
     }
 
+    /// A token request; `jkt` is the key of the DPoP proof it came with, if any.
     pub(crate) fn token(
         &self,
         client: DevClient,
         form: &[(String, String)],
+        jkt: Option<&str>,
     ) -> Result<Value, OAuthFailure> {
         let field = |name: &str| {
             form.iter()
@@ -347,6 +361,7 @@ impl ServerState {
                     &scopes,
                     field("resource").or(field("audience")),
                     None,
+                    jkt,
                 )
             }
             Some("authorization_code") if allowed("authorization_code") => {
@@ -388,7 +403,14 @@ impl ServerState {
                         revoked: false,
                     },
                 );
-                self.issue(&client, "dev-user", &pending.scopes, None, Some(&grant_id))
+                self.issue(
+                    &client,
+                    "dev-user",
+                    &pending.scopes,
+                    None,
+                    Some(&grant_id),
+                    jkt,
+                )
             }
             Some("refresh_token") if allowed("refresh_token") => {
                 let rt = field("refresh_token").ok_or(fail(
@@ -416,6 +438,13 @@ impl ServerState {
                             "refresh token reused; the grant is revoked",
                         ));
                     }
+                    if entry.jkt.is_some() && entry.jkt.as_deref() != jkt {
+                        return Err(fail(
+                            400,
+                            "invalid_dpop_proof",
+                            "the refresh token is bound to a DPoP key: refresh with a proof by it",
+                        ));
+                    }
                     entry.used = true;
                     entry.grant_id.clone()
                 };
@@ -435,7 +464,7 @@ impl ServerState {
                     }
                     g.scopes.clone()
                 };
-                self.issue(&client, "dev-user", &scopes, None, Some(&grant_id))
+                self.issue(&client, "dev-user", &scopes, None, Some(&grant_id), jkt)
             }
             Some("client_credentials" | "authorization_code" | "refresh_token") => Err(fail(
                 400,

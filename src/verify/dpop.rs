@@ -368,8 +368,10 @@ pub(crate) struct ProofRequest<'a> {
     pub(crate) method: &'a Method,
     pub(crate) url: &'a Url,
     pub(crate) headers: &'a HeaderMap,
-    pub(crate) access_token: &'a str,
-    pub(crate) jkt: &'a str,
+    /// The access token sent with the proof (its `ath` is checked); `None` at a token endpoint.
+    pub(crate) access_token: Option<&'a str>,
+    /// The key the token is bound to; `None` at a token endpoint, which learns it from the proof.
+    pub(crate) jkt: Option<&'a str>,
 }
 
 fn typ_is_dpop(typ: Option<&str>) -> bool {
@@ -377,8 +379,30 @@ fn typ_is_dpop(typ: Option<&str>) -> bool {
         .is_some_and(|sub| sub.eq_ignore_ascii_case(PROOF_TYP))
 }
 
+/// A proof sent to a token endpoint at `url` (RFC 9449 §5): checked as a resource server checks one,
+/// except that it comes with no access token and its key is the one the new token will be bound to.
+/// Returns that key's thumbprint, the `cnf.jkt` to issue.
+#[cfg(feature = "dev-server")]
+pub(crate) fn check_token_request(
+    headers: &HeaderMap,
+    url: &Url,
+    now: f64,
+    replay: &ReplayCache,
+) -> Result<String, DpopReason> {
+    let request = ProofRequest {
+        method: &Method::POST,
+        url,
+        headers,
+        access_token: None,
+        jkt: None,
+    };
+    check_and_record(&request, &DpopPolicy::default(), now, replay).map(|a| a.jkt)
+}
+
 /// A proof that passed every check and was recorded locally: what the shared cache records too.
 pub(crate) struct Accepted {
+    /// The RFC 7638 thumbprint of the proof's key.
+    pub(crate) jkt: String,
     jti: String,
     /// When no proof with its `iat` can be accepted any more.
     forget_after: f64,
@@ -429,7 +453,8 @@ pub(crate) fn check_and_record(
     let jwk = jws.header.jwk.as_ref().ok_or(DpopReason::Jwk)?;
     let key = super::keys::ingest_one(jwk, &[jws.header.alg]).map_err(|_| DpopReason::Jwk)?;
     // The cheap checks first: a proof for another key, request or token costs no signature check.
-    if crate::jose::thumbprint(jwk).as_deref() != Some(request.jkt) {
+    let jkt = crate::jose::thumbprint(jwk).ok_or(DpopReason::Jwk)?;
+    if request.jkt.is_some_and(|bound| bound != jkt) {
         return Err(DpopReason::Thumbprint);
     }
     let claims = &jws.claims;
@@ -452,9 +477,11 @@ pub(crate) fn check_and_record(
     if iat < now - window || iat > now + leeway {
         return Err(DpopReason::Iat);
     }
-    let ath = crate::jose::sha256_b64(request.access_token.as_bytes());
-    if string("ath") != Some(ath.as_str()) {
-        return Err(DpopReason::Ath);
+    if let Some(token) = request.access_token {
+        let ath = crate::jose::sha256_b64(token.as_bytes());
+        if string("ath") != Some(ath.as_str()) {
+            return Err(DpopReason::Ath);
+        }
     }
     let jti = string("jti")
         .filter(|j| !j.is_empty() && j.chars().count() <= MAX_JTI_CHARS)
@@ -470,8 +497,9 @@ pub(crate) fn check_and_record(
     }
     // Kept until no proof with this iat can be accepted any more.
     let forget_after = iat + window + leeway;
-    replay.record(request.jkt, jti, forget_after, now)?;
+    replay.record(&jkt, jti, forget_after, now)?;
     Ok(Accepted {
+        jkt,
         jti: jti.to_owned(),
         forget_after,
     })
@@ -569,8 +597,8 @@ mod tests {
             method: &method,
             url: &url,
             headers: &headers,
-            access_token: TOKEN,
-            jkt,
+            access_token: Some(TOKEN),
+            jkt: Some(jkt),
         };
         check_proof(&request, &DpopPolicy::default(), NOW, replay)
     }
@@ -598,8 +626,8 @@ mod tests {
                 method: &Method::POST,
                 url: &Url::parse(URL).unwrap(),
                 headers: &headers,
-                access_token: TOKEN,
-                jkt: key.thumbprint(),
+                access_token: Some(TOKEN),
+                jkt: Some(key.thumbprint()),
             };
             let now = crate::clock::unix_now();
             let policy = DpopPolicy::default();
@@ -994,8 +1022,8 @@ mod nonce_tests {
                 method: &Method::GET,
                 url: &url,
                 headers: &headers,
-                access_token: TOKEN,
-                jkt: key.thumbprint(),
+                access_token: Some(TOKEN),
+                jkt: Some(key.thumbprint()),
             };
             check_proof(&request, policy, NOW, replay)
         };

@@ -82,6 +82,8 @@ pub use dpop::{
     DEFAULT_MAX_PROOF_BYTES, DEFAULT_PROOF_LEEWAY, DEFAULT_PROOF_WINDOW, DEFAULT_REPLAY_CAPACITY,
     DpopMode, DpopPolicy, DpopReason,
 };
+#[cfg(feature = "dev-server")]
+pub(crate) use dpop::{ReplayCache, check_token_request};
 pub use dpop_nonce::{DEFAULT_NONCE_PERIOD, DpopNonces};
 pub use error::VerifyError;
 pub use introspect::{

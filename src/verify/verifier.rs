@@ -114,8 +114,8 @@ impl Verifier {
             method,
             url,
             headers,
-            access_token: token,
-            jkt: &jkt,
+            access_token: Some(token),
+            jkt: Some(&jkt),
         };
         let now = (self.inner.clock)();
         let accepted = super::dpop::check_and_record(&request, &dpop.policy, now, &dpop.replay)
