@@ -286,3 +286,43 @@ async fn verify_layer_takes_the_dpop_scheme_and_answers_with_dpop_challenges() {
         "both schemes offered: {c}"
     );
 }
+
+/// A refresh-token provider over a DPoP endpoint: the bound seed is served with its key, each refresh
+/// carries a proof, and the refreshed token stays bound to the same key. A bound seed without the key
+/// is refused at `build` rather than sent as a bearer token.
+#[tokio::test]
+async fn a_refresh_token_provider_keeps_a_bound_grant_bound_to_its_key() {
+    let peer = Peer::start();
+    let key = DpopKey::generate(SigningAlgorithm::ES256).unwrap();
+    let jkt = key.thumbprint().to_owned();
+    let (endpoint, seed) = peer.refresh_grant_with(|e| e.with_dpop(key)).await;
+    let err = telnyx_oauth::TokenProvider::refresh_token(
+        TokenEndpoint::new_with_http(
+            http(),
+            &peer.token_url(),
+            ClientAuth::basic("code-client", ClientSecret::new("code-secret")),
+        )
+        .unwrap(),
+        seed.clone(),
+    )
+    .unwrap()
+    .build()
+    .unwrap_err();
+    assert!(err.to_string().contains("DPoP-bound"), "{err}");
+    let provider = telnyx_oauth::TokenProvider::refresh_token(endpoint, seed)
+        .unwrap()
+        .build()
+        .unwrap();
+    let first = provider.token().await.unwrap();
+    assert!(first.is_dpop_bound());
+    let refreshed = provider.refresh().await.unwrap();
+    assert_ne!(
+        refreshed.access_token().secret(),
+        first.access_token().secret()
+    );
+    assert!(refreshed.header().to_str().unwrap().starts_with("DPoP "));
+    assert_eq!(
+        jwt_part(refreshed.access_token().secret(), 1)["cnf"]["jkt"],
+        jkt.as_str()
+    );
+}
