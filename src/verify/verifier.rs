@@ -99,12 +99,7 @@ impl Verifier {
         url: &url::Url,
         headers: &http::HeaderMap,
     ) -> Result<Verified<C>, VerifyError> {
-        let Some(dpop) = self
-            .inner
-            .dpop
-            .as_ref()
-            .filter(|d| d.policy.mode != super::DpopMode::Refused)
-        else {
+        let Some(dpop) = self.accepting_dpop() else {
             return Err(VerifyError::Dpop(DpopReason::NotAccepted));
         };
         let mut jkt = None;
@@ -278,9 +273,17 @@ impl Verifier {
         )
     }
 
+    /// The DPoP rules when DPoP-bound tokens are accepted at all.
+    fn accepting_dpop(&self) -> Option<&DpopState> {
+        self.inner
+            .dpop
+            .as_ref()
+            .filter(|d| d.policy.mode != super::DpopMode::Refused)
+    }
+
     /// The DPoP algorithms accepted, for challenges (`None`: DPoP-bound tokens are not accepted).
     pub(crate) fn dpop_algs(&self) -> Option<String> {
-        self.inner.dpop.as_ref().map(|d| d.policy.algs())
+        self.accepting_dpop().map(|d| d.policy.algs())
     }
 
     /// Entries in the verified-token cache (0 when it is off).
