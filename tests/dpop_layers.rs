@@ -408,6 +408,7 @@ async fn a_custom_sources_bound_tokens_need_the_key_they_are_bound_to() {
     let service = ServiceBuilder::new()
         .layer(BearerLayer::new(with_key))
         .service(tower::service_fn(|req: http::Request<()>| async move {
+            assert!(req.headers()["dpop"].is_sensitive());
             let proof = req.headers()["dpop"].to_str().unwrap().to_owned();
             let auth = req.headers()["authorization"].clone();
             assert!(auth.is_sensitive());

@@ -231,12 +231,14 @@ impl Dpop {
     ) -> Result<SentProof, Error> {
         let nonce = self.nonces.get(url);
         let proof = self.key.sign_proof(method, url, ath, nonce.as_deref())?;
-        let proof = http::HeaderValue::try_from(proof).map_err(|_| {
+        let mut proof = http::HeaderValue::try_from(proof).map_err(|_| {
             Error::internal(
                 crate::ErrorClass::Permanent,
                 "a DPoP proof is not a header value",
             )
         })?;
+        // With the token it names, an unused proof is a credential until its window closes.
+        proof.set_sensitive(true);
         Ok(SentProof { proof, nonce })
     }
 
