@@ -298,11 +298,10 @@ impl ServerState {
         let ttl = *lock(&self.ttl);
         let iat = now();
         let jti = crate::random::id().map_err(|_| fail(500, "server_error", "no randomness"))?;
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.issuer, "sub": sub, "aud": audience.unwrap_or(&self.issuer), "client_id": client.client_id,
             "scope": scopes.join(" "), "iat": iat, "exp": iat + ttl.as_secs(), "jti": jti,
         });
-        let mut claims = claims;
         if let Some(jkt) = jkt {
             claims["cnf"] = json!({ "jkt": jkt });
         }
