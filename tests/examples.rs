@@ -17,6 +17,17 @@ fn example(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// The standard output of an example run that must have succeeded (else both outputs, in the panic).
+fn succeeded(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn client(id: &str, name: &str) -> serde_json::Value {
     json!({"record_type": "oauth_client", "client_id": id, "name": name, "org_id": "o", "user_id": "u",
         "client_type": "confidential", "require_pkce": false, "created_at": "2025-09-10T12:00:00Z", "updated_at": "2025-09-10T12:00:00Z"})
@@ -69,12 +80,7 @@ async fn manage_clients_lists_creates_updates_and_deletes() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("c1") && stdout.contains("(2 in all)"),
         "{stdout}"
@@ -102,12 +108,7 @@ fn manage_clients_without_an_api_key_uses_the_dev_server_or_says_what_it_needs()
         .output()
         .unwrap();
     if cfg!(feature = "dev-server") {
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = succeeded(&out);
         assert!(stdout.contains("using the embedded dev server"), "{stdout}");
         assert!(
             stdout.contains("(1 in all)") && stdout.contains("deleted "),
@@ -131,12 +132,7 @@ fn shared_cache_shares_one_token_between_two_replicas_through_redis() {
         .env("REDIS_URL", redis.url())
         .output()
         .expect("run the example (cargo test builds examples)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("replica a: fetched 1, shared 1"),
         "{stdout}"

@@ -358,17 +358,8 @@ async fn four_replicas_sharing_one_rotating_grant_never_send_a_superseded_refres
     let mut rounds = 0;
     while server.rotations.load(Ordering::Relaxed) < 200 && rounds < 2000 {
         rounds += 1;
-        let refreshes: Vec<_> = providers
-            .iter()
-            .map(|p| {
-                let p = p.clone();
-                tokio::spawn(async move { p.refresh().await })
-            })
-            .collect();
-        for r in refreshes {
-            r.await
-                .unwrap()
-                .expect("a forced refresh succeeds (fetched or adopted)");
+        for outcome in support::refresh_all(&providers).await {
+            outcome.expect("a forced refresh succeeds (fetched or adopted)");
         }
     }
     stop.store(true, Ordering::Relaxed);

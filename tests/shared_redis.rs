@@ -348,15 +348,8 @@ fn four_replicas_rotate_one_refresh_token_two_hundred_times_without_invalid_gran
         let mut rounds = 0;
         while peer.count("/oauth/token").await < 201 && rounds < 1000 {
             rounds += 1;
-            let refreshes: Vec<_> = providers
-                .iter()
-                .map(|p| {
-                    let p = p.clone();
-                    tokio::spawn(async move { p.refresh().await })
-                })
-                .collect();
-            for r in refreshes {
-                if let Err(e) = r.await.unwrap() {
+            for outcome in support::refresh_all(&providers).await {
+                if let Err(e) = outcome {
                     failures.push(e.to_string());
                 }
             }

@@ -87,7 +87,7 @@ async fn metadata(AxState(s): S) -> Response {
         json!({
             "issuer": i,
             "authorization_endpoint": format!("{i}/v2/oauth/authorize"),
-            "token_endpoint": format!("{i}/v2/oauth/token"),
+            "token_endpoint": s.token_url(),
             "introspection_endpoint": format!("{i}/v2/oauth/introspect"),
             "jwks_uri": format!("{i}/v2/oauth/jwks"),
             "registration_endpoint": format!("{i}/v2/oauth/register"),
@@ -176,7 +176,7 @@ async fn token(AxState(s): S, headers: HeaderMap, body: Bytes) -> Response {
     };
     // A DPoP proof binds the token to its key (RFC 9449 §5); a bad one is refused.
     let jkt = if headers.contains_key("dpop") {
-        let url = url::Url::parse(&format!("{}/v2/oauth/token", s.issuer));
+        let url = url::Url::parse(&s.token_url());
         let now = super::state::now() as f64;
         match url.map(|url| crate::verify::check_token_request(&headers, &url, now, &s.dpop_replay))
         {

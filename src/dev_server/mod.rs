@@ -166,7 +166,7 @@ impl DevServer {
 
     /// `<issuer>/v2/oauth/token`
     pub fn token_url(&self) -> String {
-        format!("{}/v2/oauth/token", self.state.issuer)
+        self.state.token_url()
     }
 
     /// The API key the management endpoints accept.

@@ -167,6 +167,11 @@ pub(crate) fn fail(status: u16, code: &'static str, description: &'static str) -
 }
 
 impl ServerState {
+    /// `<issuer>/v2/oauth/token`: where clients send token requests (and DPoP proofs name).
+    pub(crate) fn token_url(&self) -> String {
+        format!("{}/v2/oauth/token", self.issuer)
+    }
+
     pub(crate) fn new(
         issuer: String,
         alg: SigningAlgorithm,

@@ -36,3 +36,21 @@ pub fn key_fixture(name: &str) -> telnyx_oauth::PrivateKeyBytes {
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
     )
 }
+
+/// Forces a refresh on every provider at once (each on its own task) and returns each outcome, in order.
+pub async fn refresh_all(
+    providers: &[telnyx_oauth::TokenProvider],
+) -> Vec<Result<std::sync::Arc<telnyx_oauth::CachedToken>, telnyx_oauth::Error>> {
+    let tasks: Vec<_> = providers
+        .iter()
+        .map(|p| {
+            let p = p.clone();
+            tokio::spawn(async move { p.refresh().await })
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(task.await.expect("a refresh task does not panic"));
+    }
+    outcomes
+}
