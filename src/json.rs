@@ -22,13 +22,29 @@ pub(crate) enum Invalid {
 }
 
 /// Parses `bytes` as one JSON value, refusing duplicate member names at any depth.
+///
+/// The text is checked as UTF-8 once, up front, so that the parser need not check each string again.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, Invalid> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| position(bytes, e.valid_up_to()))?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let value = UniqueValue
         .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v))
         .map_err(|e| classify(&e))?;
     Ok(value)
+}
+
+/// The line and column (both from 1, as serde_json counts them) of byte `at`.
+fn position(bytes: &[u8], at: usize) -> Invalid {
+    let before = &bytes[..at.min(bytes.len())];
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    Invalid::Syntax {
+        line: 1 + before.iter().filter(|b| **b == b'\n').count(),
+        column: 1 + before.len() - line_start,
+    }
 }
 
 /// Parses `bytes` as a JSON object, refusing duplicate member names at any depth.
@@ -104,14 +120,18 @@ impl<'de> Visitor<'de> for UniqueValue {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = Map::new();
+        // Members are gathered, sorted by name so that a repeat sits next to its twin, and the map is
+        // built from the sorted run in one pass (no search per member).
+        let mut members: Vec<(String, Value)> =
+            Vec::with_capacity(access.size_hint().unwrap_or(16));
         while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(DUPLICATE));
-            }
-            let value = access.next_value_seed(UniqueValue)?;
-            map.insert(key, value);
+            members.push((key, access.next_value_seed(UniqueValue)?));
         }
+        members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if members.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            return Err(de::Error::custom(DUPLICATE));
+        }
+        let map: Map<String, Value> = members.into_iter().collect();
         Ok(Value::Object(map))
     }
 }
@@ -150,5 +170,29 @@ mod tests {
             parse(b"18446744073709551615").unwrap(),
             Value::from(u64::MAX)
         );
+        // Members come out in the map's order whatever order they came in.
+        let shuffled = parse(br#"{"z":1,"a":{"y":2,"b":3},"m":[{"k":1,"c":2}]}"#).unwrap();
+        assert_eq!(
+            shuffled.to_string(),
+            r#"{"a":{"b":3,"y":2},"m":[{"c":2,"k":1}],"z":1}"#
+        );
+    }
+
+    /// Text that is not UTF-8 is refused up front, at the position serde_json would name.
+    #[test]
+    fn invalid_utf8_is_a_syntax_error_at_its_position() {
+        for (bytes, line, column) in [
+            (&b"\xff"[..], 1, 1),
+            (&b"{\"a\":\"\xc3\"}"[..], 1, 7),
+            (&b"{\n \"a\":\n  \"ok\xe2\x82\"}"[..], 3, 6),
+        ] {
+            match parse(bytes) {
+                Err(Invalid::Syntax { line: l, column: c }) => {
+                    assert_eq!((l, c), (line, column), "{bytes:?}")
+                }
+                other => panic!("{bytes:?}: {other:?}"),
+            }
+        }
+        assert_eq!(parse("{\"é\":\"ü\"}".as_bytes()).unwrap()["é"], "ü");
     }
 }
