@@ -359,3 +359,82 @@ async fn the_verified_token_cache_is_bounded_and_drops_expired_tokens_and_retire
     );
     assert_eq!(v.cached_tokens(), 0);
 }
+
+/// A cache hit shares what the first verification established: the claims are the same allocation
+/// for the same claims type (no copy per hit), and another type is still served, from the stored
+/// claims object.
+#[tokio::test]
+async fn a_verified_token_cache_hit_shares_the_claims_instead_of_copying_them() {
+    let tokens = fixture("tokens.json");
+    let now = tokens["now"].as_f64().unwrap();
+    // The hostile-input fixtures' keys and clock, with or without a verified-token cache.
+    let verifier = |cache: bool| {
+        let builder = Verifier::builder()
+            .issuer_with_jwks(ISSUER, fixture("jwks.json"))
+            .audience(AUDIENCE)
+            .clock(move || now);
+        let builder = if cache {
+            builder.verified_cache(10)
+        } else {
+            builder
+        };
+        async move { builder.build().await.unwrap() }
+    };
+    let v = verifier(true).await;
+    let token = tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "valid RS256")
+        .unwrap()["token"]
+        .as_str()
+        .unwrap();
+    let first = v.verify::<Value>(token).await.unwrap();
+    let hit = v.verify::<Value>(token).await.unwrap();
+    assert_eq!(v.cached_tokens(), 1);
+    assert!(Arc::ptr_eq(&first.shared_claims(), &hit.shared_claims()));
+    assert_eq!(hit.claims()["jti"], "j1");
+    assert_eq!(hit.scopes(), ["read", "write"]);
+    assert_eq!(hit.subject(), Some("user-1"));
+    // Taking the claims out of a shared verification clones them; the cache keeps its copy.
+    let taken: Value = hit.into_claims();
+    assert_eq!(&taken, first.claims());
+    assert!(Arc::ptr_eq(
+        &first.shared_claims(),
+        &v.verify::<Value>(token).await.unwrap().shared_claims()
+    ));
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Mine {
+        client_id: String,
+        jti: String,
+    }
+    let typed = v.verify::<Mine>(token).await.unwrap();
+    assert_eq!(
+        *typed.claims(),
+        Mine {
+            client_id: "client-1".into(),
+            jti: "j1".into()
+        }
+    );
+    // Another type than the one cached is deserialized from the stored claims on every hit.
+    let again = v.verify::<Mine>(token).await.unwrap();
+    assert_eq!(typed.claims(), again.claims());
+    assert!(!Arc::ptr_eq(&typed.shared_claims(), &again.shared_claims()));
+    assert_eq!(v.cached_tokens(), 1);
+
+    // A verifier whose cache first saw `Mine` shares `Mine` and still answers `Value`.
+    let v2 = verifier(true).await;
+    let a = v2.verify::<Mine>(token).await.unwrap();
+    let b = v2.verify::<Mine>(token).await.unwrap();
+    assert!(Arc::ptr_eq(&a.shared_claims(), &b.shared_claims()));
+    assert_eq!(
+        v2.verify::<Value>(token).await.unwrap().claims()["client_id"],
+        "client-1"
+    );
+    // Without the cache, the claims belong to the caller alone and are moved out.
+    let plain = verifier(false).await;
+    let own = plain.verify::<Value>(token).await.unwrap();
+    assert_eq!(Arc::strong_count(&own.shared_claims()), 2);
+    assert_eq!(own.into_claims()["sub"], "user-1");
+}

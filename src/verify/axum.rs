@@ -78,7 +78,7 @@ impl IntoResponse for ClaimsRejection {
 impl<S, C> FromRequestParts<S> for Claims<C>
 where
     S: Send + Sync,
-    C: Clone + Send + Sync + 'static,
+    C: Send + Sync + 'static,
 {
     type Rejection = ClaimsRejection;
 
@@ -99,7 +99,7 @@ where
 impl<S, C> OptionalFromRequestParts<S> for Claims<C>
 where
     S: Send + Sync,
-    C: Clone + Send + Sync + 'static,
+    C: Send + Sync + 'static,
 {
     type Rejection = std::convert::Infallible;
 

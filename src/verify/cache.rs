@@ -15,6 +15,7 @@
 //! **Memory.** Each entry keeps its token (wiped from memory when the entry is dropped) and the claims
 //! it carried; with the default 10 000 entries and ~1 KiB tokens that is about 10–20 MiB.
 
+use std::any::Any;
 use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -117,7 +118,10 @@ impl Hash for dyn AsProbe + '_ {
 
 /// What a successful verification established, shared by every hit.
 pub(crate) struct Entry {
-    pub(crate) claims: Value,
+    /// The claims object, for any claims type.
+    pub(crate) claims: Arc<Value>,
+    /// The claims as the type they were verified for (an `Arc<C>`), handed out without a copy.
+    pub(crate) typed: Arc<dyn Any + Send + Sync>,
     pub(crate) standard: Arc<StandardClaims>,
     pub(crate) scopes: Arc<[String]>,
     pub(crate) kid: Option<Arc<str>>,
@@ -194,7 +198,8 @@ mod tests {
 
     fn entry() -> Entry {
         Entry {
-            claims: Value::Null,
+            claims: Arc::new(Value::Null),
+            typed: Arc::new(Value::Null),
             standard: Arc::new(StandardClaims {
                 iss: "i".into(),
                 sub: None,

@@ -440,13 +440,13 @@ pub(crate) fn check_and_record(
         ignore_header_keys: false,
         dpop_proof: true,
     };
-    let jws = jwt::parse(proof, policy.max_proof_bytes, &policy.algorithms, rules).map_err(
-        |e| match e {
-            VerifyError::AlgNone | VerifyError::AlgNotAllowed => DpopReason::Alg,
-            VerifyError::HeaderKey(_) | VerifyError::MissingClaim("jwk") => DpopReason::Jwk,
-            _ => DpopReason::Malformed,
-        },
-    )?;
+    let reason = |e| match e {
+        VerifyError::AlgNone | VerifyError::AlgNotAllowed => DpopReason::Alg,
+        VerifyError::HeaderKey(_) | VerifyError::MissingClaim("jwk") => DpopReason::Jwk,
+        _ => DpopReason::Malformed,
+    };
+    let decoded = jwt::decode(proof, policy.max_proof_bytes).map_err(reason)?;
+    let jws = decoded.parse(&policy.algorithms, rules).map_err(reason)?;
     if !typ_is_dpop(jws.header.typ.as_deref()) {
         return Err(DpopReason::Typ);
     }
@@ -486,7 +486,7 @@ pub(crate) fn check_and_record(
     let jti = string("jti")
         .filter(|j| !j.is_empty() && j.chars().count() <= MAX_JTI_CHARS)
         .ok_or(DpopReason::Jti)?;
-    if !key.verify(jws.header.alg, jws.signing_input, &jws.signature) {
+    if !key.verify(jws.header.alg, jws.signing_input, jws.signature) {
         return Err(DpopReason::BadSignature);
     }
     // After the signature: only the key's holder is told to come back with a nonce.

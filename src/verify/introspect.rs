@@ -282,7 +282,8 @@ impl Introspector {
         {
             return Err(VerifyError::AudienceMismatch);
         }
-        let scopes = super::validation::scopes(&claims, false)?;
+        let scopes =
+            super::validation::scopes(&super::validation::Registered::find(&claims), false)?;
         let standard = StandardClaims {
             iss: string("iss")?.unwrap_or_default(),
             sub: string("sub")?,

@@ -146,6 +146,16 @@ pub(crate) struct JwksCache {
 
 type Locked<'a> = std::sync::MutexGuard<'a, CellState<Fetched, KidMemory>>;
 
+/// A selection's answer, or `None` when no key has the token's `kid` (a refetch may find it).
+fn decided(selection: Selection) -> Option<Result<Arc<VerifyingKey>, VerifyError>> {
+    match selection {
+        Selection::Found(key) => Some(Ok(key)),
+        Selection::Mismatch => Some(Err(VerifyError::AlgKeyMismatch)),
+        Selection::Ambiguous => Some(Err(VerifyError::AmbiguousKey)),
+        Selection::Missing => None,
+    }
+}
+
 impl JwksCache {
     pub(crate) fn new(
         source: Source,
@@ -234,6 +244,18 @@ impl JwksCache {
             .is_some_and(|set| matches!(select(&set.keys, kid, alg), Selection::Found(_)))
     }
 
+    /// The key for a token's `kid` and `alg` when that is decided without waiting — keys loaded, and
+    /// the `kid` found (or a mismatch or ambiguity found); `None` means [`key_for`](Self::key_for) is
+    /// needed, which may wait for a fetch. The common case thus needs no future at all.
+    pub(crate) fn key_now(
+        self: &Arc<Self>,
+        kid: Option<&str>,
+        alg: SigningAlgorithm,
+    ) -> Option<Result<Arc<VerifyingKey>, VerifyError>> {
+        let set = self.usable_set_now().ok()?;
+        decided(select(&set.keys, kid, alg))
+    }
+
     /// The key for a token's `kid` and `alg`, refetching once (shared, per cooldown) for an unknown kid.
     pub(crate) async fn key_for(
         self: &Arc<Self>,
@@ -241,11 +263,9 @@ impl JwksCache {
         alg: SigningAlgorithm,
     ) -> Result<Arc<VerifyingKey>, VerifyError> {
         let set = self.usable_set().await?;
-        match select(&set.keys, kid, alg) {
-            Selection::Found(key) => Ok(key),
-            Selection::Mismatch => Err(VerifyError::AlgKeyMismatch),
-            Selection::Ambiguous => Err(VerifyError::AmbiguousKey),
-            Selection::Missing => {
+        match decided(select(&set.keys, kid, alg)) {
+            Some(decided) => decided,
+            None => {
                 let Some(kid) = kid else {
                     return Err(VerifyError::UnknownKey);
                 };
@@ -272,18 +292,13 @@ impl JwksCache {
                     w.wait(Some(self.wait_bound())).await;
                 }
                 let set = self.usable_set_now()?;
-                match select(&set.keys, Some(kid), alg) {
-                    Selection::Found(key) => Ok(key),
-                    Selection::Mismatch => Err(VerifyError::AlgKeyMismatch),
-                    Selection::Ambiguous => Err(VerifyError::AmbiguousKey),
-                    Selection::Missing => {
-                        let mut ctl = self.lock();
-                        if ctl.ext.negative.len() < MAX_NEGATIVE_KIDS {
-                            ctl.ext.negative.insert(kid.to_owned());
-                        }
-                        Err(VerifyError::UnknownKey)
+                decided(select(&set.keys, Some(kid), alg)).unwrap_or_else(|| {
+                    let mut ctl = self.lock();
+                    if ctl.ext.negative.len() < MAX_NEGATIVE_KIDS {
+                        ctl.ext.negative.insert(kid.to_owned());
                     }
-                }
+                    Err(VerifyError::UnknownKey)
+                })
             }
         }
     }

@@ -39,7 +39,7 @@ impl KeyKind {
 /// A verification key: its `kid`, its declared `alg` (if any), and one parsed key per algorithm it may
 /// verify under this verifier's allowed set.
 pub(crate) struct VerifyingKey {
-    pub(crate) kid: Option<String>,
+    pub(crate) kid: Option<Arc<str>>,
     pub(crate) kind: KeyKind,
     parsed: Vec<(SigningAlgorithm, ParsedPublicKey)>,
 }
@@ -127,7 +127,7 @@ pub(crate) fn ingest_one(
     };
     let kid = match key.get("kid") {
         None => None,
-        Some(Value::String(k)) => Some(k.clone()),
+        Some(Value::String(k)) => Some(Arc::from(k.as_str())),
         Some(_) => return Err("its `kid` is not a string"),
     };
     let crv = key.get("crv").and_then(Value::as_str);
@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn the_fixture_set_keeps_the_good_keys_and_skips_every_decoy() {
         let (keys, skipped) = ingest(&fixture(), DEFAULT_ALGORITHMS, 100);
-        let mut kids: Vec<_> = keys.iter().map(|k| k.kid.clone().unwrap()).collect();
+        let mut kids: Vec<_> = keys.iter().map(|k| k.kid.as_deref().unwrap()).collect();
         kids.sort();
         assert_eq!(
             kids,

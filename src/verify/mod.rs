@@ -103,7 +103,7 @@ pub use metadata_route::{
 pub use response::{ChallengeConfig, Rejection};
 pub use scopes::{RequireScopes, RequireScopesService, ScopeFuture};
 pub use validation::{DEFAULT_LEEWAY, StandardClaims, TypProfile};
-pub use verified::Verified;
+pub use verified::{ClaimsType, Verified};
 pub use verifier::Verifier;
 
 /// For the fuzzers: a JWK Set ingested as the key cache does (count of usable keys, count skipped).

@@ -48,11 +48,8 @@ pub(crate) fn check_typ(typ: Option<&str>, profile: TypProfile) -> Result<(), Ve
 /// whole seconds, and no real token needs it.
 const MAX_NUMERIC_DATE: f64 = 9_007_199_254_740_992.0;
 
-fn numeric_date(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<f64>, VerifyError> {
-    match claims.get(name) {
+fn numeric_date(value: Option<&Value>, name: &'static str) -> Result<Option<f64>, VerifyError> {
+    match value {
         None => Ok(None),
         Some(Value::Number(n)) => n
             .as_f64()
@@ -60,6 +57,46 @@ fn numeric_date(
             .map(Some)
             .ok_or(VerifyError::InvalidNumericDate(name)),
         Some(_) => Err(VerifyError::InvalidClaim(name)),
+    }
+}
+
+/// The claims the checks read, found in one pass over the payload (rather than one map search each).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Registered<'a> {
+    pub(crate) iss: Option<&'a Value>,
+    pub(crate) sub: Option<&'a Value>,
+    pub(crate) aud: Option<&'a Value>,
+    pub(crate) exp: Option<&'a Value>,
+    pub(crate) nbf: Option<&'a Value>,
+    pub(crate) iat: Option<&'a Value>,
+    pub(crate) jti: Option<&'a Value>,
+    pub(crate) client_id: Option<&'a Value>,
+    pub(crate) cnf: Option<&'a Value>,
+    pub(crate) scope: Option<&'a Value>,
+    pub(crate) scp: Option<&'a Value>,
+}
+
+impl<'a> Registered<'a> {
+    pub(crate) fn find(claims: &'a Map<String, Value>) -> Self {
+        let mut r = Self::default();
+        for (name, value) in claims {
+            let slot = match name.as_str() {
+                "iss" => &mut r.iss,
+                "sub" => &mut r.sub,
+                "aud" => &mut r.aud,
+                "exp" => &mut r.exp,
+                "nbf" => &mut r.nbf,
+                "iat" => &mut r.iat,
+                "jti" => &mut r.jti,
+                "client_id" => &mut r.client_id,
+                "cnf" => &mut r.cnf,
+                "scope" => &mut r.scope,
+                "scp" => &mut r.scp,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        r
     }
 }
 
@@ -85,8 +122,8 @@ pub struct StandardClaims {
     pub client_id: Option<String>,
 }
 
-fn string(claims: &Map<String, Value>, name: &'static str) -> Result<Option<String>, VerifyError> {
-    match claims.get(name) {
+fn string(value: Option<&Value>, name: &'static str) -> Result<Option<String>, VerifyError> {
+    match value {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(VerifyError::InvalidClaim(name)),
@@ -105,22 +142,22 @@ pub(crate) struct Rules<'a> {
 }
 
 pub(crate) fn validate(
-    claims: &Map<String, Value>,
+    claims: &Registered<'_>,
     rules: &Rules<'_>,
 ) -> Result<StandardClaims, VerifyError> {
-    let exp = numeric_date(claims, "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
+    let exp = numeric_date(claims.exp, "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
     if rules.now >= exp + rules.leeway {
         return Err(VerifyError::Expired);
     }
-    let nbf = numeric_date(claims, "nbf")?;
+    let nbf = numeric_date(claims.nbf, "nbf")?;
     if nbf.is_some_and(|nbf| rules.now + rules.leeway < nbf) {
         return Err(VerifyError::NotYetValid);
     }
-    let iat = numeric_date(claims, "iat")?;
+    let iat = numeric_date(claims.iat, "iat")?;
     if iat.is_some_and(|iat| iat > rules.now + rules.leeway) {
         return Err(VerifyError::IssuedInFuture);
     }
-    let iss = match claims.get("iss") {
+    let iss = match claims.iss {
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(VerifyError::InvalidClaim("iss")),
         None => return Err(VerifyError::MissingClaim("iss")),
@@ -128,7 +165,7 @@ pub(crate) fn validate(
     if iss != rules.issuer {
         return Err(VerifyError::IssuerMismatch);
     }
-    let aud = match claims.get("aud") {
+    let aud = match claims.aud {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(items)) if !items.is_empty() => items
             .iter()
@@ -144,18 +181,18 @@ pub(crate) fn validate(
     if !aud.iter().any(|a| rules.audiences.iter().any(|c| c == a)) {
         return Err(VerifyError::AudienceMismatch);
     }
-    if claims.contains_key("cnf") && !rules.allow_cnf {
+    if claims.cnf.is_some() && !rules.allow_cnf {
         return Err(VerifyError::SenderConstrained);
     }
     let standard = StandardClaims {
         iss,
-        sub: string(claims, "sub")?,
+        sub: string(claims.sub, "sub")?,
         aud,
         exp,
         nbf,
         iat,
-        jti: string(claims, "jti")?,
-        client_id: string(claims, "client_id")?,
+        jti: string(claims.jti, "jti")?,
+        client_id: string(claims.client_id, "client_id")?,
     };
     if rules.profile == TypProfile::Strict {
         if standard.sub.is_none() {
@@ -176,25 +213,23 @@ pub(crate) fn validate(
 
 /// Scopes from `scope` (space-separated, RFC 8693 §4.2 / RFC 9068 §2.2.3) and, when enabled, `scp`
 /// (a string or an array of strings).
+fn words(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
 pub(crate) fn scopes(
-    claims: &Map<String, Value>,
+    claims: &Registered<'_>,
     accept_scp: bool,
 ) -> Result<Vec<String>, VerifyError> {
-    let mut out: Vec<String> = match claims.get("scope") {
+    let mut out: Vec<String> = match claims.scope {
         None => Vec::new(),
-        Some(Value::String(s)) => s
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::String(s)) => words(s).collect(),
         Some(_) => return Err(VerifyError::InvalidClaim("scope")),
     };
     if accept_scp {
-        match claims.get("scp") {
+        match claims.scp {
             None => {}
-            Some(Value::String(s)) => {
-                out.extend(s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned))
-            }
+            Some(Value::String(s)) => out.extend(words(s)),
             Some(Value::Array(items)) => {
                 for item in items {
                     out.push(
@@ -207,7 +242,7 @@ pub(crate) fn scopes(
             Some(_) => return Err(VerifyError::InvalidClaim("scp")),
         }
     }
-    out.sort();
+    out.sort_unstable();
     out.dedup();
     Ok(out)
 }
@@ -230,7 +265,10 @@ mod tests {
     }
 
     fn check(claims: Value) -> Result<StandardClaims, VerifyError> {
-        validate(claims.as_object().unwrap(), &rules(1000.0))
+        validate(
+            &Registered::find(claims.as_object().unwrap()),
+            &rules(1000.0),
+        )
     }
 
     fn base() -> Value {
@@ -361,13 +399,19 @@ mod tests {
     fn scopes_from_scope_and_scp() {
         let c = json!({"scope": "read  write", "scp": ["admin", "read"]});
         assert_eq!(
-            scopes(c.as_object().unwrap(), false).unwrap(),
+            scopes(&Registered::find(c.as_object().unwrap()), false).unwrap(),
             ["read", "write"]
         );
         assert_eq!(
-            scopes(c.as_object().unwrap(), true).unwrap(),
+            scopes(&Registered::find(c.as_object().unwrap()), true).unwrap(),
             ["admin", "read", "write"]
         );
-        assert!(scopes(json!({"scope": ["a"]}).as_object().unwrap(), false).is_err());
+        assert!(
+            scopes(
+                &Registered::find(json!({"scope": ["a"]}).as_object().unwrap()),
+                false
+            )
+            .is_err()
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! [`Verified`]: what a verified token yields — typed claims, standard claims, scopes, key.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -9,14 +10,57 @@ use super::VerifyError;
 use super::validation::StandardClaims;
 use crate::jose::SigningAlgorithm;
 
+/// What a claims type must be: deserializable, and shareable between requests and the verified-token
+/// cache (every `Deserialize` struct of owned fields is).
+pub trait ClaimsType: DeserializeOwned + Send + Sync + 'static {}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> ClaimsType for C {}
+
+/// The claims object as `C`: handed over as it is when `C` is `Value` (no copy), else deserialized
+/// from it (moving its strings).
+pub(crate) fn claims_from_value<C: ClaimsType>(value: Value) -> Result<C, VerifyError> {
+    let mut slot = Some(value);
+    if let Some(same) = (&mut slot as &mut dyn Any).downcast_mut::<Option<C>>()
+        && let Some(claims) = same.take()
+    {
+        return Ok(claims);
+    }
+    C::deserialize(slot.unwrap_or_default()).map_err(|_| VerifyError::CustomClaims)
+}
+
+/// The shared claims object as `C`: the same allocation when `C` is `Value`, else a deserialized copy.
+pub(crate) fn claims_from_shared<C: ClaimsType>(value: &Arc<Value>) -> Result<Arc<C>, VerifyError> {
+    let any: Arc<dyn Any + Send + Sync> = value.clone();
+    match any.downcast::<C>() {
+        Ok(same) => Ok(same),
+        Err(_) => C::deserialize(&**value)
+            .map(Arc::new)
+            .map_err(|_| VerifyError::CustomClaims),
+    }
+}
+
 /// A verified token: typed custom claims, the standard claims, scopes, and what verified it.
-#[derive(Debug, Clone)]
+///
+/// Cheap to clone: the claims are shared (an `Arc`), between clones and with the verified-token cache.
+#[derive(Debug)]
 pub struct Verified<C = Value> {
-    pub(super) claims: C,
+    pub(super) claims: Arc<C>,
     pub(super) standard: Arc<StandardClaims>,
     pub(super) scopes: Arc<[String]>,
     pub(super) kid: Option<Arc<str>>,
     pub(super) alg: Option<SigningAlgorithm>,
+}
+
+impl<C> Clone for Verified<C> {
+    fn clone(&self) -> Self {
+        Self {
+            claims: self.claims.clone(),
+            standard: self.standard.clone(),
+            scopes: self.scopes.clone(),
+            kid: self.kid.clone(),
+            alg: self.alg,
+        }
+    }
 }
 
 impl Verified<Value> {
@@ -28,7 +72,7 @@ impl Verified<Value> {
         alg: Option<SigningAlgorithm>,
     ) -> Self {
         Self {
-            claims,
+            claims: Arc::new(claims),
             standard: Arc::new(standard),
             scopes: scopes.into(),
             kid: kid.map(Arc::from),
@@ -37,9 +81,13 @@ impl Verified<Value> {
     }
 
     /// The same verification with the claims deserialized into `C`.
-    pub fn into_typed<C: DeserializeOwned>(self) -> Result<Verified<C>, VerifyError> {
+    pub fn into_typed<C: ClaimsType>(self) -> Result<Verified<C>, VerifyError> {
+        let claims = match Arc::try_unwrap(self.claims) {
+            Ok(value) => Arc::new(claims_from_value(value)?),
+            Err(shared) => claims_from_shared(&shared)?,
+        };
         Ok(Verified {
-            claims: C::deserialize(self.claims).map_err(|_| VerifyError::CustomClaims)?,
+            claims,
             standard: self.standard,
             scopes: self.scopes,
             kid: self.kid,
@@ -54,9 +102,18 @@ impl<C> Verified<C> {
         &self.claims
     }
 
-    /// The claims, taken out.
-    pub fn into_claims(self) -> C {
-        self.claims
+    /// The claims, shared (a reference count, no copy).
+    pub fn shared_claims(&self) -> Arc<C> {
+        self.claims.clone()
+    }
+
+    /// The claims, taken out: moved when this is their only holder, else cloned (a verified-token
+    /// cache hit shares them with the cache).
+    pub fn into_claims(self) -> C
+    where
+        C: Clone,
+    {
+        Arc::unwrap_or_clone(self.claims)
     }
 
     /// `iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `client_id`.

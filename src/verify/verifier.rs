@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::hmac;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::cache;
 use super::jwks::{JwksCache, KeysHealth};
 use super::jwt;
 use super::validation::{self, Rules, TypProfile};
+use super::verified::{ClaimsType, claims_from_shared, claims_from_value};
 use super::{DpopReason, Verified, VerifyError};
 use crate::clock::WallClock;
 use crate::jose::SigningAlgorithm;
@@ -76,10 +76,7 @@ impl Verifier {
     ///
     /// A bearer token: one bound to a DPoP key (`cnf`) is refused here, however it was presented —
     /// use [`verify_dpop`](Self::verify_dpop) for `Authorization: DPoP`.
-    pub async fn verify<C: DeserializeOwned>(
-        &self,
-        token: &str,
-    ) -> Result<Verified<C>, VerifyError> {
+    pub async fn verify<C: ClaimsType>(&self, token: &str) -> Result<Verified<C>, VerifyError> {
         if let Some(dpop) = &self.inner.dpop
             && dpop.policy.mode == super::DpopMode::Required
         {
@@ -92,7 +89,7 @@ impl Verifier {
     /// `method`, external `url` (as the client addressed it) and `headers` (which must hold exactly
     /// one `DPoP` proof): the token as [`verify`](Self::verify) does, except that it must carry
     /// `cnf.jkt`, then the proof (RFC 9449 §4.3, see [`DpopPolicy`](super::DpopPolicy)).
-    pub async fn verify_dpop<C: DeserializeOwned>(
+    pub async fn verify_dpop<C: ClaimsType>(
         &self,
         token: &str,
         method: &http::Method,
@@ -134,7 +131,7 @@ impl Verifier {
 
     /// The token checks. `bound`: a DPoP request, where `cnf` is allowed and its `jkt` is written
     /// there (no verified-token cache: the proof is checked every time anyway).
-    async fn verify_token<C: DeserializeOwned>(
+    async fn verify_token<C: ClaimsType>(
         &self,
         token: &str,
         bound: Option<&mut Option<String>>,
@@ -149,15 +146,12 @@ impl Verifier {
             }
             _ => None,
         };
-        let jws = jwt::parse(
-            token,
-            inner.max_token_bytes,
-            &inner.allowed,
-            inner.header_rules,
-        )?;
+        let decoded = jwt::decode(token, inner.max_token_bytes)?;
+        let jws = decoded.parse(&inner.allowed, inner.header_rules)?;
         validation::check_typ(jws.header.typ.as_deref(), inner.profile)?;
+        let registered = validation::Registered::find(&jws.claims);
         // Choose the issuer's keys by the unverified `iss`; exact equality is required again below.
-        let (issuer_index, entry) = match jws.claims.get("iss") {
+        let (issuer_index, entry) = match registered.iss {
             Some(Value::String(iss)) => inner
                 .issuers
                 .iter()
@@ -168,26 +162,36 @@ impl Verifier {
             None => return Err(VerifyError::MissingClaim("iss")),
         };
         let alg = jws.header.alg;
-        match &entry.keys {
+        let header_kid = jws.header.kid.as_deref();
+        // The `kid` the token named, shared with its key where there is one.
+        let kid: Option<Arc<str>> = match &entry.keys {
             Keys::Jwks(cache) => {
                 if alg.is_hmac() {
                     return Err(VerifyError::AlgNotAllowed);
                 }
-                let key = cache.key_for(jws.header.kid.as_deref(), alg).await?;
-                if !key.verify(alg, jws.signing_input, &jws.signature) {
+                // Boxed: the wait for a fetch is rare, and its state would otherwise enlarge every
+                // verification's future (and the layer's boxed future around it).
+                let key = match cache.key_now(header_kid, alg) {
+                    Some(decided) => decided?,
+                    None => Box::pin(cache.key_for(header_kid, alg)).await?,
+                };
+                if !key.verify(alg, jws.signing_input, jws.signature) {
                     return Err(VerifyError::BadSignature);
                 }
+                // A token with a `kid` got the key with that very `kid`.
+                header_kid.and_then(|_| key.kid.clone())
             }
             Keys::Hmac(key, algs) => {
                 if !algs.contains(&alg) {
                     return Err(VerifyError::AlgNotAllowed);
                 }
-                let tag_ok = hmac::verify(key, jws.signing_input, &jws.signature).is_ok();
+                let tag_ok = hmac::verify(key, jws.signing_input, jws.signature).is_ok();
                 if !tag_ok {
                     return Err(VerifyError::BadSignature);
                 }
+                header_kid.map(Arc::from)
             }
-        }
+        };
         let rules = Rules {
             issuer: &entry.issuer,
             audiences: &inner.audiences,
@@ -196,9 +200,9 @@ impl Verifier {
             profile: inner.profile,
             allow_cnf: bound.is_some(),
         };
-        let standard = validation::validate(&jws.claims, &rules)?;
+        let standard = validation::validate(&registered, &rules)?;
         if let Some(jkt) = bound {
-            *jkt = match jws.claims.get("cnf") {
+            *jkt = match registered.cnf {
                 None => None,
                 Some(Value::Object(cnf)) => match cnf.get("jkt") {
                     Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
@@ -208,24 +212,25 @@ impl Verifier {
             };
         }
         let standard = Arc::new(standard);
-        let scopes: Arc<[String]> = validation::scopes(&jws.claims, inner.accept_scp)?.into();
-        let kid: Option<Arc<str>> = jws.header.kid.map(Arc::from);
+        let scopes: Arc<[String]> = validation::scopes(&registered, inner.accept_scp)?.into();
         let claims_value = Value::Object(jws.claims);
         let Some(cache) = cached else {
-            // No cache: deserialize from the value itself, moving rather than copying its strings.
+            // No cache: the value itself, or deserialized from it moving rather than copying.
             return Ok(Verified {
-                claims: C::deserialize(claims_value).map_err(|_| VerifyError::CustomClaims)?,
+                claims: Arc::new(claims_from_value(claims_value)?),
                 standard,
                 scopes,
                 kid,
                 alg: Some(alg),
             });
         };
-        let claims = C::deserialize(&claims_value).map_err(|_| VerifyError::CustomClaims)?;
+        let shared = Arc::new(claims_value);
+        let claims = claims_from_shared::<C>(&shared)?;
         cache.insert(
             token,
             cache::Entry {
-                claims: claims_value,
+                claims: shared,
+                typed: claims.clone(),
                 standard: standard.clone(),
                 scopes: scopes.clone(),
                 kid: kid.clone(),
@@ -244,7 +249,7 @@ impl Verifier {
 
     /// A cached verification of the same token, if it is still unexpired and its key is still
     /// published; a stale entry is removed.
-    fn cache_hit<C: DeserializeOwned>(
+    fn cache_hit<C: ClaimsType>(
         &self,
         cache: &cache::VerifiedCache,
         token: &str,
@@ -260,17 +265,18 @@ impl Verifier {
             cache.remove(token);
             return None;
         }
-        Some(
-            C::deserialize(&hit.claims)
-                .map_err(|_| VerifyError::CustomClaims)
-                .map(|claims| Verified {
-                    claims,
-                    standard: hit.standard.clone(),
-                    scopes: hit.scopes.clone(),
-                    kid: hit.kid.clone(),
-                    alg: Some(hit.alg),
-                }),
-        )
+        // The claims as the type they were first verified for, shared; another type is copied.
+        let claims = match hit.typed.clone().downcast::<C>() {
+            Ok(same) => Ok(same),
+            Err(_) => claims_from_shared::<C>(&hit.claims),
+        };
+        Some(claims.map(|claims| Verified {
+            claims,
+            standard: hit.standard.clone(),
+            scopes: hit.scopes.clone(),
+            kid: hit.kid.clone(),
+            alg: Some(hit.alg),
+        }))
     }
 
     /// The DPoP rules when DPoP-bound tokens are accepted at all.
