@@ -203,6 +203,29 @@ impl<'de> Deserialize<'de> for Member<'de> {
     }
 }
 
+/// A member name, borrowed from the decoded header unless it had escapes (serde's own `Cow<str>`
+/// always copies).
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// The header members this verifier reads, borrowed from the decoded header. `jwk`, `jku`, `x5u` and
 /// `x5c` are never used to find a key; by default their presence alone refuses the token (RFC 8725
 /// §3.10). Every other member is checked for duplicates and skipped.
@@ -258,7 +281,7 @@ impl<'de> Deserialize<'de> for RawHeader<'de> {
                 // Known names as bits; other names (rare) in a list made only when one appears.
                 let mut known_seen = 0u16;
                 let mut others: Vec<Cow<'de, str>> = Vec::new();
-                while let Some(key) = access.next_key::<Cow<'de, str>>()? {
+                while let Some(Name(key)) = access.next_key::<Name<'de>>()? {
                     let Some(bit) = known(&key) else {
                         if others.contains(&key) {
                             return Err(de::Error::custom(DUPLICATE));
