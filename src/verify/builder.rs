@@ -194,8 +194,11 @@ impl VerifierBuilder {
         self
     }
 
-    /// Remembers up to `capacity` verified tokens (by SHA-256), so a repeated token skips the signature
-    /// check while it is unexpired and its key is still published. Off by default; 10 000 is a good size
+    /// Remembers up to `capacity` verified tokens (keyed by the token itself and compared in full), so a
+    /// repeated token skips parsing and the signature check while it is unexpired and its key is still
+    /// published. A hit shares the claims the first verification produced (see
+    /// [`Verified::shared_claims`](super::Verified::shared_claims)) when they are asked for as the same
+    /// type; another type is deserialized from the cached claims. Off by default; 10 000 is a good size
     /// ([`DEFAULT_VERIFIED_CACHE_CAPACITY`](super::DEFAULT_VERIFIED_CACHE_CAPACITY)).
     pub fn verified_cache(mut self, capacity: usize) -> Self {
         self.cache_capacity = Some(capacity);

@@ -11,7 +11,7 @@ use super::validation::StandardClaims;
 use crate::jose::SigningAlgorithm;
 
 /// What a claims type must be: deserializable, and shareable between requests and the verified-token
-/// cache (every `Deserialize` struct of owned fields is).
+/// cache (every `Deserialize` struct of owned, thread-safe fields is: `String`, numbers, `Vec`, `Value`…).
 pub trait ClaimsType: DeserializeOwned + Send + Sync + 'static {}
 
 impl<C: DeserializeOwned + Send + Sync + 'static> ClaimsType for C {}
