@@ -148,9 +148,9 @@ impl<'t> Decoded<'t> {
     }
 }
 
-/// A header member's value as this verifier reads it: a string (borrowed from the decoded header
-/// unless it had escapes) or anything else. Objects and arrays are still checked for duplicate member
-/// names at every depth.
+/// A header member's name or value as this verifier reads it: a string (borrowed from the decoded
+/// header unless it had escapes; serde's own `Cow<str>` always copies) or anything else. Objects and
+/// arrays are still checked for duplicate member names at every depth.
 enum Member<'de> {
     Str(Cow<'de, str>),
     Other,
@@ -203,29 +203,6 @@ impl<'de> Deserialize<'de> for Member<'de> {
     }
 }
 
-/// A member name, borrowed from the decoded header unless it had escapes (serde's own `Cow<str>`
-/// always copies).
-struct Name<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
 /// The header members this verifier reads, borrowed from the decoded header. `jwk`, `jku`, `x5u` and
 /// `x5c` are never used to find a key; by default their presence alone refuses the token (RFC 8725
 /// §3.10). Every other member is checked for duplicates and skipped.
@@ -241,28 +218,25 @@ struct RawHeader<'de> {
     crit: bool,
 }
 
-/// The names [`RawHeader`] tells apart, each a bit of the set of names seen.
-const KNOWN: [&str; 12] = [
-    "alg", "kid", "typ", "cty", "jwk", "crit", "b64", "zip", "enc", "jku", "x5u", "x5c",
-];
-
-/// The place of `name` in [`KNOWN`] (a `match`: compiled to a few integer compares, no search).
-fn known(name: &str) -> Option<usize> {
-    Some(match name {
-        "alg" => 0,
-        "kid" => 1,
-        "typ" => 2,
-        "cty" => 3,
-        "jwk" => 4,
-        "crit" => 5,
-        "b64" => 6,
-        "zip" => 7,
-        "enc" => 8,
-        "jku" => 9,
-        "x5u" => 10,
-        "x5c" => 11,
+/// The names [`RawHeader`] tells apart, as the name itself and its bit in the set of names seen (a
+/// `match`: a few integer compares, no search).
+fn known(name: &str) -> Option<(&'static str, u16)> {
+    let (name, bit) = match name {
+        "alg" => ("alg", 0),
+        "kid" => ("kid", 1),
+        "typ" => ("typ", 2),
+        "cty" => ("cty", 3),
+        "jwk" => ("jwk", 4),
+        "crit" => ("crit", 5),
+        "b64" => ("b64", 6),
+        "zip" => ("zip", 7),
+        "enc" => ("enc", 8),
+        "jku" => ("jku", 9),
+        "x5u" => ("x5u", 10),
+        "x5c" => ("x5c", 11),
         _ => return None,
-    })
+    };
+    Some((name, 1 << bit))
 }
 
 impl<'de> Deserialize<'de> for RawHeader<'de> {
@@ -281,8 +255,12 @@ impl<'de> Deserialize<'de> for RawHeader<'de> {
                 // Known names as bits; other names (rare) in a list made only when one appears.
                 let mut known_seen = 0u16;
                 let mut others: Vec<Cow<'de, str>> = Vec::new();
-                while let Some(Name(key)) = access.next_key::<Name<'de>>()? {
-                    let Some(bit) = known(&key) else {
+                while let Some(key) = access.next_key::<Member<'de>>()? {
+                    // serde_json's member names are always strings.
+                    let Member::Str(key) = key else {
+                        return Err(de::Error::custom("a member name that is not a string"));
+                    };
+                    let Some((name, bit)) = known(&key) else {
                         if others.contains(&key) {
                             return Err(de::Error::custom(DUPLICATE));
                         }
@@ -290,11 +268,11 @@ impl<'de> Deserialize<'de> for RawHeader<'de> {
                         others.push(key);
                         continue;
                     };
-                    if known_seen & (1 << bit) != 0 {
+                    if known_seen & bit != 0 {
                         return Err(de::Error::custom(DUPLICATE));
                     }
-                    known_seen |= 1 << bit;
-                    match KNOWN[bit] {
+                    known_seen |= bit;
+                    match name {
                         "alg" => h.alg = Some(access.next_value()?),
                         "kid" => h.kid = Some(access.next_value()?),
                         "typ" => h.typ = Some(access.next_value()?),
@@ -304,8 +282,8 @@ impl<'de> Deserialize<'de> for RawHeader<'de> {
                         name => {
                             match name {
                                 "crit" => h.crit = true,
-                                "b64" | "zip" | "enc" => h.refused = h.refused.or(Some(KNOWN[bit])),
-                                _ => h.header_key = h.header_key.or(Some(KNOWN[bit])),
+                                "b64" | "zip" | "enc" => h.refused = h.refused.or(Some(name)),
+                                _ => h.header_key = h.header_key.or(Some(name)),
                             }
                             access.next_value::<Member<'de>>()?;
                         }
@@ -509,8 +487,16 @@ mod tests {
 
     #[test]
     fn every_known_header_name_has_its_own_bit() {
-        for (i, name) in KNOWN.iter().enumerate() {
-            assert_eq!(known(name), Some(i), "{name}");
+        let names = [
+            "alg", "kid", "typ", "cty", "jwk", "crit", "b64", "zip", "enc", "jku", "x5u", "x5c",
+        ];
+        let mut bits = 0u16;
+        for name in names {
+            let (same, bit) = known(name).unwrap();
+            assert_eq!(same, name);
+            assert_eq!(bit.count_ones(), 1, "{name}");
+            assert_eq!(bits & bit, 0, "{name} shares a bit");
+            bits |= bit;
         }
         assert_eq!(known("ALG"), None);
         assert_eq!(known("x5t"), None);
