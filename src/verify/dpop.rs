@@ -401,7 +401,8 @@ pub(crate) fn check_token_request(
 
 /// A proof that passed every check and was recorded locally: what the shared cache records too.
 pub(crate) struct Accepted {
-    /// The RFC 7638 thumbprint of the proof's key.
+    /// The RFC 7638 thumbprint of the proof's key (read by the dev server's token endpoint).
+    #[cfg_attr(not(feature = "dev-server"), allow(dead_code))]
     pub(crate) jkt: String,
     jti: String,
     /// When no proof with its `iat` can be accepted any more.
