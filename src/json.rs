@@ -121,9 +121,13 @@ impl<'de> Visitor<'de> for UniqueValue {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         // Members are gathered, sorted by name so that a repeat sits next to its twin, and the map is
-        // built from the sorted run in one pass (no search per member).
-        let mut members: Vec<(String, Value)> =
-            Vec::with_capacity(access.size_hint().unwrap_or(16));
+        // built from the sorted run in one pass (no search per member). An empty object allocates
+        // nothing; others start with room for a typical token's claims.
+        let Some(first) = access.next_key::<String>()? else {
+            return Ok(Value::Object(Map::new()));
+        };
+        let mut members: Vec<(String, Value)> = Vec::with_capacity(16);
+        members.push((first, access.next_value_seed(UniqueValue)?));
         while let Some(key) = access.next_key::<String>()? {
             members.push((key, access.next_value_seed(UniqueValue)?));
         }
@@ -170,6 +174,15 @@ mod tests {
             parse(b"18446744073709551615").unwrap(),
             Value::from(u64::MAX)
         );
+        let empties = r#"{"a":{},"b":[{},{"c":{}}],"d":{"e":{}}}"#;
+        assert_eq!(
+            parse(empties.as_bytes()).unwrap(),
+            serde_json::from_str::<Value>(empties).unwrap()
+        );
+        assert!(matches!(
+            parse(br#"{"a":{},"a":{}}"#),
+            Err(Invalid::Duplicate)
+        ));
         // Members come out in the map's order whatever order they came in.
         let shuffled = parse(br#"{"z":1,"a":{"y":2,"b":3},"m":[{"k":1,"c":2}]}"#).unwrap();
         assert_eq!(
