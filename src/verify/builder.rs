@@ -293,6 +293,7 @@ impl VerifierBuilder {
                     ignore_header_keys: self.ignore_header_keys,
                     dpop_proof: false,
                 },
+                headers: super::memo::Memo::new(),
                 dpop: self.dpop.map(|policy| super::verifier::DpopState {
                     replay: super::dpop::ReplayCache::new(policy.replay_capacity),
                     policy,

@@ -31,6 +31,8 @@ pub(crate) struct Header<'a> {
 pub(crate) struct Decoded<'t> {
     /// `base64url(header) . base64url(payload)`: what the signature covers.
     signing_input: &'t [u8],
+    /// Characters of `base64url(header)`.
+    header_segment_len: usize,
     /// Header, payload, then signature.
     bytes: Vec<u8>,
     payload_at: usize,
@@ -97,6 +99,7 @@ pub(crate) fn decode(token: &str, max_bytes: usize) -> Result<Decoded<'_>, Verif
     let rest = rest.and_then(|()| decode(sig, &mut bytes));
     Ok(Decoded {
         signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
+        header_segment_len: h.len(),
         payload_at,
         signature_at,
         rest_decoded: rest.is_ok(),
@@ -112,32 +115,90 @@ impl<'t> Decoded<'t> {
         allowed: &[SigningAlgorithm],
         rules: HeaderRules,
     ) -> Result<Jws<'_>, VerifyError> {
-        self.parse_checked(allowed, rules).map_err(|e| {
-            if self.extra_segment {
-                VerifyError::Segments
-            } else {
-                e
+        let header = parse_header(self.header_text())
+            .and_then(|raw| check_header(raw, allowed, rules))
+            .map_err(|e| self.segments_first(e))?;
+        self.with_header(header)
+    }
+
+    /// Parses the payload of a token whose header segment is one already parsed and checked (under
+    /// the same rules) into `spans`: the header is what parsing it again would give.
+    pub(crate) fn parse_remembered(&self, spans: HeaderSpans) -> Result<Jws<'_>, VerifyError> {
+        let text = self.header_text();
+        let at = |span: Option<Span>| match span {
+            None => Ok(None),
+            // The spans were string boundaries of this very text; anything else is a memo misuse.
+            Some((start, len)) => text
+                .get(usize::from(start)..usize::from(start) + usize::from(len))
+                .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                .map(|s| Some(Cow::Borrowed(s)))
+                .ok_or(VerifyError::NotJsonObject),
+        };
+        let header = Header {
+            alg: spans.alg,
+            kid: at(spans.kid)?,
+            typ: at(spans.typ)?,
+            jwk: None,
+        };
+        self.with_header(header)
+    }
+
+    /// `base64url(header)` as it was in the token.
+    pub(crate) fn header_segment(&self) -> &'t [u8] {
+        &self.signing_input[..self.header_segment_len]
+    }
+
+    /// What [`parse_remembered`](Self::parse_remembered) needs to give `header` (parsed from these
+    /// bytes) again: `None` when a string in it is not a span of the header's text (it had escapes)
+    /// or the header carries a key.
+    pub(crate) fn spans(&self, header: &Header<'_>) -> Option<HeaderSpans> {
+        if header.jwk.is_some() {
+            return None;
+        }
+        let text = self.header_text();
+        let span = |s: &Option<Cow<'_, str>>| match s {
+            None => Some(None),
+            Some(Cow::Owned(_)) => None,
+            Some(Cow::Borrowed(s)) => {
+                let start = (s.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+                (start + s.len() <= text.len()).then_some(())?;
+                Some(Some((
+                    u16::try_from(start).ok()?,
+                    u16::try_from(s.len()).ok()?,
+                )))
             }
+        };
+        Some(HeaderSpans {
+            alg: header.alg,
+            kid: span(&header.kid)?,
+            typ: span(&header.typ)?,
         })
     }
 
-    fn parse_checked(
-        &self,
-        allowed: &[SigningAlgorithm],
-        rules: HeaderRules,
-    ) -> Result<Jws<'_>, VerifyError> {
-        let header = check_header(
-            parse_header(&self.bytes[..self.payload_at])?,
-            allowed,
-            rules,
-        )?;
+    fn header_text(&self) -> &[u8] {
+        &self.bytes[..self.payload_at]
+    }
+
+    /// More than three segments is the reason given, whatever else failed.
+    fn segments_first(&self, e: VerifyError) -> VerifyError {
+        if self.extra_segment {
+            VerifyError::Segments
+        } else {
+            e
+        }
+    }
+
+    /// The token with its checked `header`: the rest decoded, the payload parsed.
+    fn with_header<'a>(&'a self, header: Header<'a>) -> Result<Jws<'a>, VerifyError> {
         if !self.rest_decoded {
-            return Err(VerifyError::Base64);
+            return Err(self.segments_first(VerifyError::Base64));
         }
         let payload = &self.bytes[self.payload_at..self.signature_at];
-        let claims = crate::json::parse_object(payload).map_err(|e| match e {
-            crate::json::Invalid::Duplicate => VerifyError::DuplicateMember,
-            crate::json::Invalid::Syntax { .. } => VerifyError::NotJsonObject,
+        let claims = crate::json::parse_object(payload).map_err(|e| {
+            self.segments_first(match e {
+                crate::json::Invalid::Duplicate => VerifyError::DuplicateMember,
+                crate::json::Invalid::Syntax { .. } => VerifyError::NotJsonObject,
+            })
         })?;
         Ok(Jws {
             header,
@@ -146,6 +207,18 @@ impl<'t> Decoded<'t> {
             signature: &self.bytes[self.signature_at..],
         })
     }
+}
+
+/// Where a string lies in a header's decoded text: start and length in bytes.
+type Span = (u16, u16);
+
+/// A checked header as positions in its own text (see [`Decoded::spans`]): small and `Copy`, for
+/// the verifier's memo of headers already read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeaderSpans {
+    alg: SigningAlgorithm,
+    kid: Option<Span>,
+    typ: Option<Span>,
 }
 
 /// A header member's name or value as this verifier reads it: a string (borrowed from the decoded
@@ -517,6 +590,87 @@ mod tests {
             assert_eq!(err(&bad), VerifyError::Segments, "{bad}");
         }
         assert_eq!(err(&format!("{good}!")), VerifyError::Base64);
+    }
+
+    /// A header given again from its spans is the header parsing gives: the same algorithm, `kid`
+    /// and `typ` (borrowed from the new token's own text), the same claims, and the same refusal of
+    /// whatever is wrong after the header.
+    #[test]
+    fn a_remembered_header_reads_as_parsing_it_again() {
+        let lenient = HeaderRules {
+            ignore_header_keys: true,
+            dpop_proof: false,
+        };
+        for (header, rules) in [
+            (
+                r#"{"alg":"RS256","kid":"rs256","typ":"at+jwt"}"#,
+                HeaderRules::default(),
+            ),
+            (r#"{"typ":"JWT","alg":"ES256"}"#, HeaderRules::default()),
+            (r#"{"alg":"RS256"}"#, HeaderRules::default()),
+            (
+                r#" { "kid" : "é-ü" , "alg":"ES256", "x":[1,{"y":2}] } "#,
+                HeaderRules::default(),
+            ),
+            (r#"{"alg":"RS256","kid":"k","jku":"https://x"}"#, lenient),
+        ] {
+            let first = token(header, r#"{"sub":"a"}"#);
+            let decoded = decode(&first, 100_000).unwrap();
+            let parsed = decoded.parse(ALL, rules).unwrap();
+            let spans = decoded.spans(&parsed.header).expect(header);
+            // Another token with the same header segment.
+            let second = token(header, r#"{"sub":"b","n":[1]}"#);
+            let again = decode(&second, 100_000).unwrap();
+            assert_eq!(again.header_segment(), decoded.header_segment());
+            let fresh = again.parse(ALL, rules).unwrap();
+            let remembered = again.parse_remembered(spans).unwrap();
+            assert_eq!(remembered.header.alg, fresh.header.alg, "{header}");
+            assert_eq!(remembered.header.kid, fresh.header.kid, "{header}");
+            assert_eq!(remembered.header.typ, fresh.header.typ, "{header}");
+            assert_eq!(remembered.claims, fresh.claims);
+            assert_eq!(remembered.signature, fresh.signature);
+            assert_eq!(
+                remembered.signing_input,
+                second.rsplit_once('.').unwrap().0.as_bytes()
+            );
+            let segment = &second[..second.find('.').unwrap()];
+            for bad in [
+                format!("{segment}.{}.{}", b64(r#"{"a":1,"a":2}"#), b64("sig")),
+                format!("{segment}.{}.{}", b64("[1]"), b64("sig")),
+                format!("{segment}.{}=.{}", b64("{}"), b64("sig")),
+                format!("{segment}.{}.{}.x", b64("{}"), b64("sig")),
+                format!("{segment}.{}.{}!", b64("{}"), b64("sig")),
+            ] {
+                let d = decode(&bad, 100_000).unwrap();
+                assert_eq!(
+                    d.parse_remembered(spans).err(),
+                    d.parse(ALL, rules).err(),
+                    "{bad}"
+                );
+            }
+        }
+        // Not remembered: a `kid` or `typ` with escapes is not a span of the text.
+        for header in [
+            r#"{"alg":"RS256","kid":"a\u0062"}"#,
+            r#"{"alg":"RS256","typ":"at+jw\u0074"}"#,
+        ] {
+            let t = token(header, "{}");
+            let decoded = decode(&t, 100_000).unwrap();
+            let parsed = decoded.parse(ALL, HeaderRules::default()).unwrap();
+            assert_eq!(decoded.spans(&parsed.header), None, "{header}");
+        }
+        // Nor a header carrying its key (a DPoP proof's).
+        let proof = token(
+            r#"{"alg":"ES256","typ":"dpop+jwt","jwk":{"kty":"EC"}}"#,
+            "{}",
+        );
+        let rules = HeaderRules {
+            ignore_header_keys: false,
+            dpop_proof: true,
+        };
+        let decoded = decode(&proof, 100_000).unwrap();
+        let parsed = decoded.parse(ALL, rules).unwrap();
+        assert_eq!(decoded.spans(&parsed.header), None);
     }
 
     /// Decoding accepts exactly what the `base64` crate's strict unpadded URL-safe engine accepts,

@@ -54,6 +54,11 @@
 //! without a `kid` — no key is tried after another. Then the claims: `exp` required, `exp`/`nbf`/`iat`
 //! NumericDates in [0, 2^53), 30 s leeway, `iss` exactly one configured issuer, `aud` any configured
 //! audience, no `cnf`. Duplicate member names are refused at every depth of the header and the claims.
+//!
+//! A verifier remembers the header segments of the last few tokens whose signature verified (every
+//! token an issuer signs with one key has the same header) and does not parse those again: the same
+//! segment always reads the same, so nothing above changes, and a token that fails its signature
+//! leaves nothing behind.
 
 #[cfg(feature = "axum")]
 mod axum;
@@ -67,6 +72,7 @@ mod jwks;
 mod jwt;
 mod keys;
 mod layer;
+mod memo;
 mod metadata_route;
 mod response;
 mod scopes;

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::cache;
 use super::jwks::{JwksCache, KeysHealth};
 use super::jwt;
+use super::memo::Memo;
 use super::validation::{self, Rules, TypProfile};
 use super::verified::{ClaimsType, claims_from_shared, claims_from_value};
 use super::{DpopReason, Verified, VerifyError};
@@ -35,6 +36,8 @@ pub(super) struct VerifierState {
     pub(super) profile: TypProfile,
     pub(super) accept_scp: bool,
     pub(super) header_rules: jwt::HeaderRules,
+    /// Header segments of tokens that verified, as `allowed` and `header_rules` parsed them.
+    pub(super) headers: Memo<jwt::HeaderSpans>,
     pub(super) max_token_bytes: usize,
     pub(super) clock: WallClock,
     pub(super) cache: Option<cache::VerifiedCache>,
@@ -147,7 +150,12 @@ impl Verifier {
             _ => None,
         };
         let decoded = jwt::decode(token, inner.max_token_bytes)?;
-        let jws = decoded.parse(&inner.allowed, inner.header_rules)?;
+        // A header seen before on a token that verified is not read again (it would read the same).
+        let remembered = inner.headers.get(decoded.header_segment());
+        let jws = match remembered {
+            Some(spans) => decoded.parse_remembered(spans)?,
+            None => decoded.parse(&inner.allowed, inner.header_rules)?,
+        };
         validation::check_typ(jws.header.typ.as_deref(), inner.profile)?;
         let registered = validation::Registered::find(&jws.claims);
         // Choose the issuer's keys by the unverified `iss`; exact equality is required again below.
@@ -192,6 +200,12 @@ impl Verifier {
                 header_kid.map(Arc::from)
             }
         };
+        // The signature verified: this header is the issuer's, worth remembering.
+        if remembered.is_none()
+            && let Some(spans) = decoded.spans(&jws.header)
+        {
+            inner.headers.insert(decoded.header_segment(), spans);
+        }
         let rules = Rules {
             issuer: &entry.issuer,
             audiences: &inner.audiences,
@@ -327,5 +341,85 @@ impl Verifier {
                 Keys::Hmac(..) => 0,
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/tests/fixtures/verify/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// Only a header whose token's signature verified is remembered, and a remembered header is
+    /// used: a forged token under it still fails its signature check.
+    #[tokio::test]
+    async fn only_headers_of_tokens_that_verified_are_remembered() {
+        let tokens = fixture("tokens.json");
+        let now = tokens["now"].as_f64().unwrap();
+        let v = Verifier::builder()
+            .issuer_with_jwks("https://issuer.test", fixture("jwks.json"))
+            .audience("https://api.test")
+            .clock(move || now)
+            .build()
+            .await
+            .unwrap();
+        let case = |name: &str| {
+            tokens["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let header = |t: &str| t.as_bytes()[..t.find('.').unwrap()].to_vec();
+        // Refused at the signature or before it: nothing remembered.
+        for name in [
+            "flipped signature bit",
+            "flipped payload bit",
+            "embedded jwk, attacker kid",
+            "unknown kid",
+            "alg none with a signature",
+            "HS256 keyed with the RSA public PEM",
+            "typ text/jwt",
+            "duplicate alg",
+        ] {
+            assert!(v.verify::<Value>(&case(name)).await.is_err(), "{name}");
+            assert_eq!(v.inner.headers.len(), 0, "{name}");
+        }
+        // Refused after the signature verified (the header is the issuer's): remembered.
+        let expired = case("exp past the leeway");
+        assert_eq!(
+            v.verify::<Value>(&expired).await.unwrap_err(),
+            VerifyError::Expired
+        );
+        assert!(v.inner.headers.get(&header(&expired)).is_some());
+        let valid = case("valid RS256");
+        let verified = v.verify::<Value>(&valid).await.unwrap();
+        assert_eq!(verified.kid(), Some("rs256"));
+        let spans = v.inner.headers.get(&header(&valid)).expect("remembered");
+        // Under the remembered header, forgeries still fail, and the header is not stored twice.
+        let before = v.inner.headers.len();
+        for name in ["flipped signature bit", "flipped payload bit"] {
+            let forged = case(name);
+            assert_eq!(header(&forged), header(&valid));
+            assert_eq!(
+                v.verify::<Value>(&forged).await.unwrap_err(),
+                VerifyError::BadSignature,
+                "{name}"
+            );
+        }
+        let again = v.verify::<Value>(&valid).await.unwrap();
+        assert_eq!((again.kid(), again.alg()), (Some("rs256"), verified.alg()));
+        assert_eq!(v.inner.headers.get(&header(&valid)), Some(spans));
+        assert_eq!(v.inner.headers.len(), before);
     }
 }
