@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::verify_fixtures::fixture;
 use support::{Peer, jwt_part};
 use telnyx_oauth::verify::VerifyError;
 
@@ -435,14 +436,6 @@ fn token_errors_say_what_failed_with_the_right_exit_code() {
     let usage = run(&["token", "--no-such-flag"]);
     assert_eq!(usage.code, 2);
     assert!(usage.stderr.contains("--no-such-flag"), "{}", usage.stderr);
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/verify/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture JSON")
 }
 
 /// The exact line `verify` must print for a valid token, built from its independently decoded claims.

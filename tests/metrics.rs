@@ -1,6 +1,8 @@
 //! The `metrics` facade (feature `metrics`) receives counters per rejection reason, JWKS fetch outcomes
 //! and latencies, and token fetch outcomes. One test: it installs the process-wide recorder.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,7 +11,7 @@ use metrics::{
     Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,
 };
-use serde_json::Value;
+use support::verify_fixtures::{case, fixture};
 use tower::{Layer, ServiceExt};
 
 #[derive(Default)]
@@ -70,14 +72,6 @@ impl Recorder for Counting {
     }
 }
 
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/verify/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn counters_reach_the_metrics_facade() {
     let recorder = Counting::default();
@@ -105,17 +99,7 @@ async fn counters_reach_the_metrics_facade() {
         .build()
         .await
         .unwrap();
-    let by_name = |n: &str| {
-        tokens["tokens"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == n)
-            .unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let by_name = |n: &str| case(&tokens, n).to_owned();
     let svc = telnyx_oauth::verify::VerifyLayer::new(verifier).layer(tower::service_fn(
         |_req: http::Request<()>| async {
             Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))

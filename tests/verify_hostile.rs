@@ -1,16 +1,11 @@
 //! The hostile-input catalogue (DESIGN §5): every token minted by an independent implementation
 //! (`tests/interop/mint-hostile.mjs`: jose and Node's OpenSSL), each with the outcome it must get.
 
-use serde_json::Value;
-use telnyx_oauth::verify::{TypProfile, Verifier, VerifyError};
+mod support;
 
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/verify/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
+use serde_json::Value;
+use support::verify_fixtures::{case, fixture};
+use telnyx_oauth::verify::{TypProfile, Verifier, VerifyError};
 
 async fn verifier(profile: TypProfile) -> Verifier {
     let tokens = fixture("tokens.json");
@@ -95,14 +90,7 @@ async fn remembered_headers_change_no_outcome() {
 async fn valid_tokens_carry_their_claims_and_scopes() {
     let v = verifier(TypProfile::Compat).await;
     let tokens = fixture("tokens.json");
-    let token = tokens["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "valid ES256")
-        .unwrap()["token"]
-        .as_str()
-        .unwrap();
+    let token = case(&tokens, "valid ES256");
     let verified = v.verify::<Value>(token).await.unwrap();
     assert_eq!(verified.issuer(), "https://issuer.test");
     assert_eq!(verified.subject(), Some("user-1"));
@@ -134,17 +122,7 @@ async fn valid_tokens_carry_their_claims_and_scopes() {
 async fn the_strict_rfc_9068_profile_refuses_plain_jwt_types() {
     let v = verifier(TypProfile::Strict).await;
     let tokens = fixture("tokens.json");
-    let by_name = |n: &str| {
-        tokens["tokens"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == n)
-            .unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let by_name = |n: &str| case(&tokens, n).to_owned();
     assert!(v.verify::<Value>(&by_name("valid RS256")).await.is_ok());
     assert_eq!(
         v.verify::<Value>(&by_name("valid typ JWT"))
@@ -171,17 +149,6 @@ async fn the_strict_rfc_9068_profile_refuses_plain_jwt_types() {
             .unwrap_err(),
         VerifyError::Typ
     );
-}
-
-fn case<'a>(tokens: &'a Value, name: &str) -> &'a str {
-    tokens["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no case {name}"))["token"]
-        .as_str()
-        .unwrap()
 }
 
 #[tokio::test]

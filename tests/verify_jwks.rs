@@ -1,9 +1,12 @@
 //! The JWKS cache against a local key server that rotates keys, fails, hangs, or misbehaves on cue.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::verify_fixtures::{case, fixture};
 use telnyx_oauth::HttpClient;
 use telnyx_oauth::verify::{JwksPolicy, KeysHealth, Verifier, VerifyError};
 use wiremock::matchers::{method, path};
@@ -12,14 +15,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "https://api.test";
 const NOW: f64 = 1_800_000_000.0;
-
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/verify/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
 
 fn rotation_token(which: &str) -> String {
     fixture("rotation-tokens.json")[which]
@@ -381,14 +376,7 @@ async fn a_verified_token_cache_hit_shares_the_claims_instead_of_copying_them() 
         async move { builder.build().await.unwrap() }
     };
     let v = verifier(true).await;
-    let token = tokens["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "valid RS256")
-        .unwrap()["token"]
-        .as_str()
-        .unwrap();
+    let token = case(&tokens, "valid RS256");
     let first = v.verify::<Value>(token).await.unwrap();
     let hit = v.verify::<Value>(token).await.unwrap();
     assert_eq!(v.cached_tokens(), 1);

@@ -11,6 +11,7 @@ use axum::Router;
 use axum::routing::get;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::verify_fixtures::{case, fixture, fixture_verifier};
 use telnyx_oauth::bearer::parse_challenges;
 use telnyx_oauth::verify::{
     Claims, Introspector, ProtectedResourceRoute, RequireScopes, Verifier, VerifyLayer,
@@ -22,14 +23,6 @@ use telnyx_oauth::{
 };
 
 const RESOURCE: &str = "https://api.test";
-
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/verify/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
 
 fn catalogue() -> Vec<(String, String, String)> {
     fixture("tokens.json")["tokens"]
@@ -47,23 +40,7 @@ fn catalogue() -> Vec<(String, String, String)> {
 }
 
 fn token(name: &str) -> String {
-    catalogue()
-        .into_iter()
-        .find(|(n, _, _)| n == name)
-        .unwrap()
-        .1
-}
-
-async fn fixture_verifier() -> Verifier {
-    let tokens = fixture("tokens.json");
-    let now = tokens["now"].as_f64().unwrap();
-    Verifier::builder()
-        .issuer_with_jwks("https://issuer.test", fixture("jwks.json"))
-        .audience(tokens["audience"].as_str().unwrap())
-        .clock(move || now)
-        .build()
-        .await
-        .unwrap()
+    case(&fixture("tokens.json"), name).to_owned()
 }
 
 async fn serve(app: Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {

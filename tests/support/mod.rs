@@ -8,6 +8,7 @@ pub mod peer;
 pub mod redis;
 pub mod resource;
 pub mod scripted;
+pub mod verify_fixtures;
 
 pub use peer::Peer;
 
