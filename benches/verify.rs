@@ -19,13 +19,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::Value;
 use telnyx_oauth::verify::Verifier;
 
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/verify/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
+// The tests' fixture helpers: the same catalogue, key set and verifier.
+#[path = "../tests/support/verify_fixtures.rs"]
+mod verify_fixtures;
+use verify_fixtures::{case, fixture, fixture_verifier};
 
 fn der_len(len: usize, out: &mut Vec<u8>) {
     if len < 0x80 {
@@ -125,26 +122,8 @@ fn bench(c: &mut Criterion) {
     let tokens = fixture("tokens.json");
     let jwks = fixture("jwks.json");
     let now = tokens["now"].as_f64().unwrap();
-    let verifier = rt
-        .block_on(
-            Verifier::builder()
-                .issuer_with_jwks("https://issuer.test", jwks.clone())
-                .audience("https://api.test")
-                .clock(move || now)
-                .build(),
-        )
-        .unwrap();
-    let token = |name: &str| {
-        tokens["tokens"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == name)
-            .unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let verifier = rt.block_on(fixture_verifier());
+    let token = |name: &str| case(&tokens, name).to_owned();
 
     let mut g = c.benchmark_group("verify");
     for (alg, name, kid) in [

@@ -211,12 +211,13 @@ pub(crate) fn validate(
     Ok(standard)
 }
 
-/// Scopes from `scope` (space-separated, RFC 8693 §4.2 / RFC 9068 §2.2.3) and, when enabled, `scp`
-/// (a string or an array of strings).
+/// The words of a space-separated scope string (runs of spaces separate, as RFC 6749 §3.3 allows).
 fn words(s: &str) -> impl Iterator<Item = String> + '_ {
     s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
+/// Scopes from `scope` (space-separated, RFC 8693 §4.2 / RFC 9068 §2.2.3) and, when enabled, `scp`
+/// (a string or an array of strings).
 pub(crate) fn scopes(
     claims: &Registered<'_>,
     accept_scp: bool,
