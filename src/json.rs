@@ -4,9 +4,10 @@
 //!
 //! Tokens, token responses, metadata, JWKS, introspection and registration answers all parse here.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// The message the visitor fails with, recognised by [`parse`].
@@ -26,12 +27,31 @@ pub(crate) enum Invalid {
 /// The text is checked as UTF-8 once, up front, so that the parser need not check each string again.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, Invalid> {
     let text = std::str::from_utf8(bytes).map_err(|e| position(bytes, e.valid_up_to()))?;
+    read(text, UniqueValue)
+}
+
+/// Reads `text` as one JSON value with `seed` — [`UniqueValue`], or a reader of its own that refuses
+/// duplicate names with [`duplicate`] and checks what it skips with [`Checked`].
+pub(crate) fn read<'de, S: DeserializeSeed<'de>>(
+    text: &'de str,
+    seed: S,
+) -> Result<S::Value, Invalid> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = UniqueValue
-        .deserialize(&mut de)
+    seed.deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v))
-        .map_err(|e| classify(&e))?;
-    Ok(value)
+        .map_err(|e| classify(&e))
+}
+
+/// The error a reader fails with on a repeated member name (told apart by [`read`]).
+pub(crate) fn duplicate<E: de::Error>() -> E {
+    E::custom(DUPLICATE)
+}
+
+/// Whether `names` (an object's member names, decoded) hold a repeat; sorts them to find out
+/// (`O(n log n)`, however many members a hostile document has).
+pub(crate) fn repeats(names: &mut [Name<'_>]) -> bool {
+    names.sort_unstable();
+    names.windows(2).any(|pair| pair[0] == pair[1])
 }
 
 /// The line and column (both from 1, as serde_json counts them) of byte `at`.
@@ -47,9 +67,9 @@ fn position(bytes: &[u8], at: usize) -> Invalid {
     }
 }
 
-/// Parses `bytes` as a JSON object, refusing duplicate member names at any depth.
-pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Invalid> {
-    match parse(bytes)? {
+/// Parses `text` as a JSON object, refusing duplicate member names at any depth.
+pub(crate) fn parse_object(text: &str) -> Result<Map<String, Value>, Invalid> {
+    match read(text, UniqueValue)? {
         Value::Object(map) => Ok(map),
         _ => Err(Invalid::Syntax { line: 1, column: 1 }),
     }
@@ -133,10 +153,96 @@ impl<'de> Visitor<'de> for UniqueValue {
         }
         members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if members.windows(2).any(|pair| pair[0].0 == pair[1].0) {
-            return Err(de::Error::custom(DUPLICATE));
+            return Err(duplicate());
         }
         let map: Map<String, Value> = members.into_iter().collect();
         Ok(Value::Object(map))
+    }
+}
+
+/// A member name, decoded: borrowed from the text unless it had escapes (serde's own `Cow<str>`
+/// always copies).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Name<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A value checked as [`UniqueValue`] checks it — the same syntax, numbers and nesting limit, unique
+/// member names at every depth — and not kept: nothing is allocated but the names of an object
+/// with members (to find repeats).
+pub(crate) struct Checked;
+
+impl<'de> DeserializeSeed<'de> for Checked {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        // `deserialize_any`, not `deserialize_ignored_any`: serde_json skips ignored values more
+        // leniently (an out-of-range number passes), and this must accept exactly what `UniqueValue`
+        // accepts.
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        while access.next_element_seed(Checked)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let mut names = Vec::new();
+        while let Some(name) = access.next_key::<Name<'de>>()? {
+            access.next_value_seed(Checked)?;
+            names.push(name);
+        }
+        if repeats(&mut names) {
+            return Err(duplicate());
+        }
+        Ok(())
     }
 }
 
@@ -169,7 +275,7 @@ mod tests {
             Err(Invalid::Syntax { .. })
         ));
         assert!(matches!(parse(b"{\"a\":"), Err(Invalid::Syntax { .. })));
-        assert!(matches!(parse_object(b"[1]"), Err(Invalid::Syntax { .. })));
+        assert!(matches!(parse_object("[1]"), Err(Invalid::Syntax { .. })));
         assert_eq!(
             parse(b"18446744073709551615").unwrap(),
             Value::from(u64::MAX)

@@ -118,6 +118,46 @@ async fn valid_tokens_carry_their_claims_and_scopes() {
     );
 }
 
+/// Claims as a `Value` are built on first read (verification reads only the registered ones): every
+/// token of the catalogue that verifies carries exactly its payload, as an independent parse of it
+/// reads it, built once and shared by every clone of its verification.
+#[tokio::test]
+async fn every_valid_token_carries_exactly_its_payload_built_once() {
+    use base64::Engine;
+    use std::sync::Arc;
+    let v = verifier(TypProfile::Compat).await;
+    let tokens = fixture("tokens.json");
+    let mut valid = 0;
+    for case in tokens["tokens"].as_array().unwrap() {
+        let token = case["token"].as_str().unwrap();
+        let Ok(verified) = v.verify::<Value>(token).await else {
+            continue;
+        };
+        valid += 1;
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap();
+        let expected: Value = serde_json::from_slice(&payload).unwrap();
+        let clone = verified.clone();
+        assert_eq!(clone.claims(), &expected, "{}", case["name"]);
+        assert!(Arc::ptr_eq(
+            &verified.shared_claims(),
+            &clone.shared_claims()
+        ));
+        drop(clone);
+        assert_eq!(verified.into_claims(), expected);
+        // Read only through `into_claims`, and once into another type.
+        let unread = v.verify::<Value>(token).await.unwrap();
+        assert_eq!(unread.into_claims(), expected);
+        let unread = v.verify::<Value>(token).await.unwrap();
+        type Map = std::collections::BTreeMap<String, Value>;
+        let typed = unread.into_typed::<Map>().unwrap();
+        let expected: Map = serde_json::from_value(expected).unwrap();
+        assert_eq!(typed.claims(), &expected);
+    }
+    assert!(valid >= 10, "only {valid} valid cases");
+}
+
 #[tokio::test]
 async fn the_strict_rfc_9068_profile_refuses_plain_jwt_types() {
     let v = verifier(TypProfile::Strict).await;

@@ -198,7 +198,7 @@ impl VerifierBuilder {
     /// repeated token skips parsing and the signature check while it is unexpired and its key is still
     /// published. A hit shares the claims the first verification produced (see
     /// [`Verified::shared_claims`](super::Verified::shared_claims)) when they are asked for as the same
-    /// type; another type is deserialized from the cached claims. Off by default; 10 000 is a good size
+    /// type; another type is deserialized from the token's payload, kept with it. Off by default; 10 000 is a good size
     /// ([`DEFAULT_VERIFIED_CACHE_CAPACITY`](super::DEFAULT_VERIFIED_CACHE_CAPACITY)).
     pub fn verified_cache(mut self, capacity: usize) -> Self {
         self.cache_capacity = Some(capacity);

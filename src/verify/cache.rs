@@ -12,10 +12,10 @@
 //! that too). A forged token may share a valid one's tail: it then costs one comparison more and
 //! goes on to the normal check, which refuses it.
 //!
-//! **Memory.** Each entry keeps its token (wiped from memory when the entry is dropped) and the claims
-//! it carried — as a `Value`, and also as the claims type first asked for when that is another type,
-//! so that hits of that type share them instead of copying; with the default 10 000 entries and
-//! ~1 KiB tokens that is about 10–20 MiB (more with a typed claims struct beside the `Value`).
+//! **Memory.** Each entry keeps its token (wiped from memory when the entry is dropped), its payload
+//! text, and its claims as the type first asked for — a typed claims struct, or a `Value` once some
+//! caller has read it — so that hits of that type share them instead of copying (another type is
+//! read from the payload); with the default 10 000 entries and ~1 KiB tokens that is about 10–20 MiB.
 
 use std::any::Any;
 use std::borrow::Borrow;
@@ -23,7 +23,6 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::validation::StandardClaims;
@@ -120,10 +119,11 @@ impl Hash for dyn AsProbe + '_ {
 
 /// What a successful verification established, shared by every hit.
 pub(crate) struct Entry {
-    /// The claims object, for any claims type.
-    pub(crate) claims: Arc<Value>,
-    /// The claims as the type they were verified for (an `Arc<C>`), handed out without a copy.
-    pub(crate) typed: Arc<dyn Any + Send + Sync>,
+    /// The payload's text (a claims set already read), for a claims type other than the first.
+    pub(crate) payload: Arc<str>,
+    /// The claims as the type they were verified for (a [`Claims<C>`](super::verified::Claims)),
+    /// handed out without a copy.
+    pub(crate) typed: Box<dyn Any + Send + Sync>,
     pub(crate) standard: Arc<StandardClaims>,
     pub(crate) scopes: Arc<[String]>,
     pub(crate) kid: Option<Arc<str>>,
@@ -200,8 +200,8 @@ mod tests {
 
     fn entry() -> Entry {
         Entry {
-            claims: Arc::new(Value::Null),
-            typed: Arc::new(Value::Null),
+            payload: Arc::from("{}"),
+            typed: Box::new(()),
             standard: Arc::new(StandardClaims {
                 iss: "i".into(),
                 sub: None,

@@ -447,7 +447,9 @@ pub(crate) fn check_and_record(
         _ => DpopReason::Malformed,
     };
     let decoded = jwt::decode(proof, policy.max_proof_bytes).map_err(reason)?;
-    let jws = decoded.parse(&policy.algorithms, rules).map_err(reason)?;
+    let jws = decoded
+        .parse(&policy.algorithms, rules, crate::json::parse_object)
+        .map_err(reason)?;
     if !typ_is_dpop(jws.header.typ.as_deref()) {
         return Err(DpopReason::Typ);
     }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::error::VerifyError;
@@ -14,8 +14,6 @@ use crate::jose::SigningAlgorithm;
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Longest `kid` looked up; a longer one is refused without a lookup.
 const MAX_KID_CHARS: usize = 256;
-
-const DUPLICATE: &str = "duplicate member";
 
 /// The header members that matter, checked; strings borrowed from the decoded header.
 #[derive(Debug, Clone)]
@@ -43,10 +41,13 @@ pub(crate) struct Decoded<'t> {
     extra_segment: bool,
 }
 
-/// A parsed, not yet verified, compact JWS, borrowing from its [`Decoded`] bytes.
-pub(crate) struct Jws<'a> {
+/// A parsed, not yet verified, compact JWS, borrowing from its [`Decoded`] bytes; its claims as the
+/// caller's reader made them.
+pub(crate) struct Jws<'a, C> {
     pub(crate) header: Header<'a>,
-    pub(crate) claims: Map<String, Value>,
+    pub(crate) claims: C,
+    /// The decoded payload: UTF-8, and accepted by the reader.
+    pub(crate) payload: &'a str,
     /// `base64url(header) . base64url(payload)`: what the signature covers.
     pub(crate) signing_input: &'a [u8],
     pub(crate) signature: &'a [u8],
@@ -108,22 +109,33 @@ pub(crate) fn decode(token: &str, max_bytes: usize) -> Result<Decoded<'_>, Verif
     })
 }
 
+/// How the payload is read: into the claims a caller needs, refusing what [`json::parse`] refuses
+/// (duplicate names at any depth, anything but one JSON object).
+///
+/// [`json::parse`]: crate::json::parse
+pub(crate) type Reader<C> = fn(&str) -> Result<C, crate::json::Invalid>;
+
 impl<'t> Decoded<'t> {
-    /// Parses the header (checked first, as `allowed` and `rules` say), then the payload.
-    pub(crate) fn parse(
+    /// Parses the header (checked first, as `allowed` and `rules` say), then the payload with `read`.
+    pub(crate) fn parse<C>(
         &self,
         allowed: &[SigningAlgorithm],
         rules: HeaderRules,
-    ) -> Result<Jws<'_>, VerifyError> {
+        read: Reader<C>,
+    ) -> Result<Jws<'_, C>, VerifyError> {
         let header = parse_header(self.header_text())
             .and_then(|raw| check_header(raw, allowed, rules))
             .map_err(|e| self.segments_first(e))?;
-        self.with_header(header)
+        self.with_header(header, read)
     }
 
     /// Parses the payload of a token whose header segment is one already parsed and checked (under
     /// the same rules) into `spans`: the header is what parsing it again would give.
-    pub(crate) fn parse_remembered(&self, spans: HeaderSpans) -> Result<Jws<'_>, VerifyError> {
+    pub(crate) fn parse_remembered<C>(
+        &self,
+        spans: HeaderSpans,
+        read: Reader<C>,
+    ) -> Result<Jws<'_, C>, VerifyError> {
         let text = self.header_text();
         let at = |span: Option<Span>| match span {
             None => Ok(None),
@@ -140,7 +152,7 @@ impl<'t> Decoded<'t> {
             typ: at(spans.typ)?,
             jwk: None,
         };
-        self.with_header(header)
+        self.with_header(header, read)
     }
 
     /// `base64url(header)` as it was in the token.
@@ -188,21 +200,22 @@ impl<'t> Decoded<'t> {
         }
     }
 
-    /// The token with its checked `header`: the rest decoded, the payload parsed.
-    fn with_header<'a>(&'a self, header: Header<'a>) -> Result<Jws<'a>, VerifyError> {
+    /// The token with its checked `header`: the rest decoded, the payload read.
+    fn with_header<'a, C>(
+        &'a self,
+        header: Header<'a>,
+        read: Reader<C>,
+    ) -> Result<Jws<'a, C>, VerifyError> {
         if !self.rest_decoded {
             return Err(self.segments_first(VerifyError::Base64));
         }
-        let payload = &self.bytes[self.payload_at..self.signature_at];
-        let claims = crate::json::parse_object(payload).map_err(|e| {
-            self.segments_first(match e {
-                crate::json::Invalid::Duplicate => VerifyError::DuplicateMember,
-                crate::json::Invalid::Syntax { .. } => VerifyError::NotJsonObject,
-            })
-        })?;
+        let payload = std::str::from_utf8(&self.bytes[self.payload_at..self.signature_at])
+            .map_err(|_| self.segments_first(VerifyError::NotJsonObject))?;
+        let claims = read(payload).map_err(|e| self.segments_first(refusal(e)))?;
         Ok(Jws {
             header,
             claims,
+            payload,
             signing_input: self.signing_input,
             signature: &self.bytes[self.signature_at..],
         })
@@ -262,14 +275,14 @@ impl<'de> Deserialize<'de> for Member<'de> {
                 Ok(Member::Other)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, access: A) -> Result<Member<'de>, A::Error> {
-                crate::json::UniqueValue
+                crate::json::Checked
                     .visit_seq(access)
-                    .map(|_| Member::Other)
+                    .map(|()| Member::Other)
             }
             fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Member<'de>, A::Error> {
-                crate::json::UniqueValue
+                crate::json::Checked
                     .visit_map(access)
-                    .map(|_| Member::Other)
+                    .map(|()| Member::Other)
             }
         }
         d.deserialize_any(V)
@@ -327,22 +340,18 @@ impl<'de> Deserialize<'de> for RawHeader<'de> {
                 let mut h = RawHeader::default();
                 // Known names as bits; other names (rare) in a list made only when one appears.
                 let mut known_seen = 0u16;
-                let mut others: Vec<Cow<'de, str>> = Vec::new();
-                while let Some(key) = access.next_key::<Member<'de>>()? {
-                    // serde_json's member names are always strings.
-                    let Member::Str(key) = key else {
-                        return Err(de::Error::custom("a member name that is not a string"));
-                    };
-                    let Some((name, bit)) = known(&key) else {
-                        if others.contains(&key) {
-                            return Err(de::Error::custom(DUPLICATE));
-                        }
-                        access.next_value_seed(crate::json::UniqueValue)?;
-                        others.push(key);
+                // Other names are sorted once the header has been read to find repeats (a
+                // search per name would make a 16 KiB header of short names cost milliseconds).
+                let mut others = Vec::new();
+                let mut repeated = false;
+                while let Some(name) = access.next_key::<crate::json::Name<'de>>()? {
+                    let Some((name, bit)) = known(&name.0) else {
+                        access.next_value_seed(crate::json::Checked)?;
+                        others.push(name);
                         continue;
                     };
                     if known_seen & bit != 0 {
-                        return Err(de::Error::custom(DUPLICATE));
+                        repeated = true;
                     }
                     known_seen |= bit;
                     match name {
@@ -362,6 +371,9 @@ impl<'de> Deserialize<'de> for RawHeader<'de> {
                         }
                     }
                 }
+                if repeated || crate::json::repeats(&mut others) {
+                    return Err(crate::json::duplicate());
+                }
                 Ok(h)
             }
         }
@@ -371,13 +383,15 @@ impl<'de> Deserialize<'de> for RawHeader<'de> {
 
 fn parse_header(bytes: &[u8]) -> Result<RawHeader<'_>, VerifyError> {
     let text = std::str::from_utf8(bytes).map_err(|_| VerifyError::NotJsonObject)?;
-    serde_json::from_str::<RawHeader<'_>>(text).map_err(|e| {
-        if e.to_string().starts_with(DUPLICATE) {
-            VerifyError::DuplicateMember
-        } else {
-            VerifyError::NotJsonObject
-        }
-    })
+    crate::json::read(text, std::marker::PhantomData::<RawHeader<'_>>).map_err(refusal)
+}
+
+/// A JSON document's refusal as the token's.
+fn refusal(e: crate::json::Invalid) -> VerifyError {
+    match e {
+        crate::json::Invalid::Duplicate => VerifyError::DuplicateMember,
+        crate::json::Invalid::Syntax { .. } => VerifyError::NotJsonObject,
+    }
 }
 
 fn check_header<'a>(
@@ -455,7 +469,7 @@ mod tests {
         rules: HeaderRules,
     ) -> Result<(Option<String>, Option<String>), VerifyError> {
         let decoded = decode(t, max_bytes)?;
-        let jws = decoded.parse(allowed, rules)?;
+        let jws = decoded.parse(allowed, rules, crate::json::parse_object)?;
         let owned = |s: Option<Cow<'_, str>>| s.map(Cow::into_owned);
         Ok((owned(jws.header.kid), owned(jws.header.typ)))
     }
@@ -539,6 +553,19 @@ mod tests {
             err(&token(r#"{"alg":"RS256","kid":{"a":1}}"#, "{}")),
             VerifyError::InvalidKid
         );
+        // Many names (found repeated by sorting once, not by a search per name): distinct ones
+        // pass, one repeat among them is found wherever it is.
+        let many: String = (0..1000).map(|i| format!(r#","n{i}":0"#)).collect();
+        let header = format!(r#"{{"alg":"RS256"{many}}}"#);
+        assert!(parse(&token(&header, "{}"), 100_000, ALL, HeaderRules::default()).is_ok());
+        for repeat in [r#","n0":1"#, r#","n999":1"#, r#","\u006e500":1"#] {
+            let header = format!(r#"{{"alg":"RS256"{many}{repeat}}}"#);
+            assert_eq!(
+                err(&token(&header, "{}")),
+                VerifyError::DuplicateMember,
+                "{repeat}"
+            );
+        }
         // Not UTF-8: refused as not JSON.
         let latin1 = format!(
             "{}.{}.{}",
@@ -616,14 +643,18 @@ mod tests {
         ] {
             let first = token(header, r#"{"sub":"a"}"#);
             let decoded = decode(&first, 100_000).unwrap();
-            let parsed = decoded.parse(ALL, rules).unwrap();
+            let parsed = decoded
+                .parse(ALL, rules, crate::json::parse_object)
+                .unwrap();
             let spans = decoded.spans(&parsed.header).expect(header);
             // Another token with the same header segment.
             let second = token(header, r#"{"sub":"b","n":[1]}"#);
             let again = decode(&second, 100_000).unwrap();
             assert_eq!(again.header_segment(), decoded.header_segment());
-            let fresh = again.parse(ALL, rules).unwrap();
-            let remembered = again.parse_remembered(spans).unwrap();
+            let fresh = again.parse(ALL, rules, crate::json::parse_object).unwrap();
+            let remembered = again
+                .parse_remembered(spans, crate::json::parse_object)
+                .unwrap();
             assert_eq!(remembered.header.alg, fresh.header.alg, "{header}");
             assert_eq!(remembered.header.kid, fresh.header.kid, "{header}");
             assert_eq!(remembered.header.typ, fresh.header.typ, "{header}");
@@ -643,8 +674,8 @@ mod tests {
             ] {
                 let d = decode(&bad, 100_000).unwrap();
                 assert_eq!(
-                    d.parse_remembered(spans).err(),
-                    d.parse(ALL, rules).err(),
+                    d.parse_remembered(spans, crate::json::parse_object).err(),
+                    d.parse(ALL, rules, crate::json::parse_object).err(),
                     "{bad}"
                 );
             }
@@ -656,7 +687,9 @@ mod tests {
         ] {
             let t = token(header, "{}");
             let decoded = decode(&t, 100_000).unwrap();
-            let parsed = decoded.parse(ALL, HeaderRules::default()).unwrap();
+            let parsed = decoded
+                .parse(ALL, HeaderRules::default(), crate::json::parse_object)
+                .unwrap();
             assert_eq!(decoded.spans(&parsed.header), None, "{header}");
         }
         // Nor a header carrying its key (a DPoP proof's).
@@ -669,7 +702,9 @@ mod tests {
             dpop_proof: true,
         };
         let decoded = decode(&proof, 100_000).unwrap();
-        let parsed = decoded.parse(ALL, rules).unwrap();
+        let parsed = decoded
+            .parse(ALL, rules, crate::json::parse_object)
+            .unwrap();
         assert_eq!(decoded.spans(&parsed.header), None);
     }
 

@@ -59,6 +59,12 @@
 //! token an issuer signs with one key has the same header) and does not parse those again: the same
 //! segment always reads the same, so nothing above changes, and a token that fails its signature
 //! leaves nothing behind.
+//!
+//! Of the payload, verification keeps only the registered claims it checks; the rest is checked
+//! (JSON, unique names at every depth) and not built. A claims type of your own is deserialized
+//! from the payload at verification; claims as a `Value` are built on first read
+//! ([`Verified::claims`]) — a caller that reads only [`Verified::subject`] or [`Verified::scopes`]
+//! never builds them.
 
 #[cfg(feature = "axum")]
 mod axum;
@@ -111,6 +117,9 @@ pub use scopes::{RequireScopes, RequireScopesService, ScopeFuture};
 pub use validation::{DEFAULT_LEEWAY, StandardClaims, TypProfile};
 pub use verified::{ClaimsType, Verified};
 pub use verifier::Verifier;
+
+#[cfg(feature = "fuzzing")]
+pub(crate) use validation::check_read_agrees as check_claims_read_agrees;
 
 /// For the fuzzers: a JWK Set ingested as the key cache does (count of usable keys, count skipped).
 #[cfg(feature = "fuzzing")]

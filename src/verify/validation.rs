@@ -1,11 +1,15 @@
 //! Claim validation (RFC 7519 §4.1, RFC 9068): time claims, issuer, audience, type profile, `cnf`,
 //! and scopes.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
 
 use super::error::VerifyError;
+use crate::json;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat` (DESIGN §5).
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
@@ -60,43 +64,130 @@ fn numeric_date(value: Option<&Value>, name: &'static str) -> Result<Option<f64>
     }
 }
 
-/// The claims the checks read, found in one pass over the payload (rather than one map search each).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct Registered<'a> {
-    pub(crate) iss: Option<&'a Value>,
-    pub(crate) sub: Option<&'a Value>,
-    pub(crate) aud: Option<&'a Value>,
-    pub(crate) exp: Option<&'a Value>,
-    pub(crate) nbf: Option<&'a Value>,
-    pub(crate) iat: Option<&'a Value>,
-    pub(crate) jti: Option<&'a Value>,
-    pub(crate) client_id: Option<&'a Value>,
-    pub(crate) cnf: Option<&'a Value>,
-    pub(crate) scope: Option<&'a Value>,
-    pub(crate) scp: Option<&'a Value>,
+/// The claims the checks read, kept from one pass over the payload. Every other member is checked
+/// (syntax, unique names at every depth) and skipped: nothing of it is built.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Registered {
+    pub(crate) iss: Option<Value>,
+    pub(crate) sub: Option<Value>,
+    pub(crate) aud: Option<Value>,
+    pub(crate) exp: Option<Value>,
+    pub(crate) nbf: Option<Value>,
+    pub(crate) iat: Option<Value>,
+    pub(crate) jti: Option<Value>,
+    pub(crate) client_id: Option<Value>,
+    pub(crate) cnf: Option<Value>,
+    pub(crate) scope: Option<Value>,
+    pub(crate) scp: Option<Value>,
 }
 
-impl<'a> Registered<'a> {
-    pub(crate) fn find(claims: &'a Map<String, Value>) -> Self {
-        let mut r = Self::default();
-        for (name, value) in claims {
-            let slot = match name.as_str() {
-                "iss" => &mut r.iss,
-                "sub" => &mut r.sub,
-                "aud" => &mut r.aud,
-                "exp" => &mut r.exp,
-                "nbf" => &mut r.nbf,
-                "iat" => &mut r.iat,
-                "jti" => &mut r.jti,
-                "client_id" => &mut r.client_id,
-                "cnf" => &mut r.cnf,
-                "scope" => &mut r.scope,
-                "scp" => &mut r.scp,
-                _ => continue,
-            };
-            *slot = Some(value);
+impl Registered {
+    /// Reads a claims set: one JSON object with unique member names at every depth (what
+    /// [`json::parse`] accepts, and nothing else).
+    pub(crate) fn read(text: &str) -> Result<Self, json::Invalid> {
+        json::read(text, PhantomData::<Self>)
+    }
+
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+        Some(match name {
+            "iss" => &mut self.iss,
+            "sub" => &mut self.sub,
+            "aud" => &mut self.aud,
+            "exp" => &mut self.exp,
+            "nbf" => &mut self.nbf,
+            "iat" => &mut self.iat,
+            "jti" => &mut self.jti,
+            "client_id" => &mut self.client_id,
+            "cnf" => &mut self.cnf,
+            "scope" => &mut self.scope,
+            "scp" => &mut self.scp,
+            _ => return None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Registered {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Registered;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Registered, A::Error> {
+                let mut claims = Registered::default();
+                // A registered name repeats when its slot is taken; other names (allocated only
+                // when one appears) are sorted to find repeats. Either is refused once the object
+                // has been read, as the full parser does: the same text fails for the same reason.
+                let mut repeated = false;
+                let mut others = Vec::new();
+                while let Some(name) = access.next_key::<json::Name<'de>>()? {
+                    match claims.slot(&name.0) {
+                        Some(Some(_)) => {
+                            repeated = true;
+                            access.next_value_seed(json::Checked)?;
+                        }
+                        Some(slot) => *slot = Some(access.next_value_seed(json::UniqueValue)?),
+                        None => {
+                            access.next_value_seed(json::Checked)?;
+                            others.push(name);
+                        }
+                    }
+                }
+                if repeated || json::repeats(&mut others) {
+                    return Err(json::duplicate());
+                }
+                Ok(claims)
+            }
         }
-        r
+        d.deserialize_map(V)
+    }
+}
+
+/// The fuzzed property of [`Registered::read`]: it accepts exactly the JSON objects the full parser
+/// accepts, refuses any other object for the same reason (a repeat, or not JSON), and keeps the
+/// registered claims as the full parse holds them.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn check_read_agrees(text: &str) {
+    let one_pass = Registered::read(text);
+    match (json::parse_object(text), one_pass) {
+        (Ok(full), Ok(mut read)) => {
+            for name in [
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "nbf",
+                "iat",
+                "jti",
+                "client_id",
+                "cnf",
+                "scope",
+                "scp",
+            ] {
+                let kept = read.slot(name).and_then(|slot| slot.take());
+                assert_eq!(kept.as_ref(), full.get(name), "{name} read differently");
+            }
+        }
+        // Not an object at all (an array, say) is the one-pass reader's reason whatever the value
+        // holds; an object is refused for the same reason by both.
+        (Err(full), Err(read))
+            if text
+                .trim_start_matches([' ', '\t', '\n', '\r'])
+                .starts_with('{') =>
+        {
+            assert_eq!(
+                matches!(full, json::Invalid::Duplicate),
+                matches!(read, json::Invalid::Duplicate),
+                "refused for another reason: {full:?} / {read:?}"
+            )
+        }
+        (Err(_), Err(_)) => {}
+        (full, read) => panic!(
+            "the readers disagree: {:?} / {:?}",
+            full.is_ok(),
+            read.is_ok()
+        ),
     }
 }
 
@@ -122,10 +213,11 @@ pub struct StandardClaims {
     pub client_id: Option<String>,
 }
 
-fn string(value: Option<&Value>, name: &'static str) -> Result<Option<String>, VerifyError> {
-    match value {
+/// A string claim, moved out of `value` (left `None`).
+fn string(value: &mut Option<Value>, name: &'static str) -> Result<Option<String>, VerifyError> {
+    match value.take() {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(VerifyError::InvalidClaim(name)),
     }
 }
@@ -141,38 +233,37 @@ pub(crate) struct Rules<'a> {
     pub(crate) allow_cnf: bool,
 }
 
+/// Checks the claims against `rules` and moves the registered ones into [`StandardClaims`] (`cnf`,
+/// `scope` and `scp` stay behind).
 pub(crate) fn validate(
-    claims: &Registered<'_>,
+    claims: &mut Registered,
     rules: &Rules<'_>,
 ) -> Result<StandardClaims, VerifyError> {
-    let exp = numeric_date(claims.exp, "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
+    let exp = numeric_date(claims.exp.as_ref(), "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
     if rules.now >= exp + rules.leeway {
         return Err(VerifyError::Expired);
     }
-    let nbf = numeric_date(claims.nbf, "nbf")?;
+    let nbf = numeric_date(claims.nbf.as_ref(), "nbf")?;
     if nbf.is_some_and(|nbf| rules.now + rules.leeway < nbf) {
         return Err(VerifyError::NotYetValid);
     }
-    let iat = numeric_date(claims.iat, "iat")?;
+    let iat = numeric_date(claims.iat.as_ref(), "iat")?;
     if iat.is_some_and(|iat| iat > rules.now + rules.leeway) {
         return Err(VerifyError::IssuedInFuture);
     }
-    let iss = match claims.iss {
-        Some(Value::String(s)) => s.clone(),
+    match &claims.iss {
+        Some(Value::String(iss)) if iss == rules.issuer => {}
+        Some(Value::String(_)) => return Err(VerifyError::IssuerMismatch),
         Some(_) => return Err(VerifyError::InvalidClaim("iss")),
         None => return Err(VerifyError::MissingClaim("iss")),
-    };
-    if iss != rules.issuer {
-        return Err(VerifyError::IssuerMismatch);
     }
-    let aud = match claims.aud {
-        Some(Value::String(s)) => vec![s.clone()],
+    let aud = match claims.aud.take() {
+        Some(Value::String(s)) => vec![s],
         Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or(VerifyError::InvalidClaim("aud"))
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(VerifyError::InvalidClaim("aud")),
             })
             .collect::<Result<Vec<_>, _>>()?,
         Some(_) => return Err(VerifyError::InvalidClaim("aud")),
@@ -185,14 +276,14 @@ pub(crate) fn validate(
         return Err(VerifyError::SenderConstrained);
     }
     let standard = StandardClaims {
-        iss,
-        sub: string(claims.sub, "sub")?,
+        iss: string(&mut claims.iss, "iss")?.unwrap_or_default(),
+        sub: string(&mut claims.sub, "sub")?,
         aud,
         exp,
         nbf,
         iat,
-        jti: string(claims.jti, "jti")?,
-        client_id: string(claims.client_id, "client_id")?,
+        jti: string(&mut claims.jti, "jti")?,
+        client_id: string(&mut claims.client_id, "client_id")?,
     };
     if rules.profile == TypProfile::Strict {
         if standard.sub.is_none() {
@@ -216,32 +307,30 @@ fn words(s: &str) -> impl Iterator<Item = String> + '_ {
     s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
-/// Scopes from `scope` (space-separated, RFC 8693 §4.2 / RFC 9068 §2.2.3) and, when enabled, `scp`
-/// (a string or an array of strings).
+/// Scopes from `scope` (space-separated, RFC 8693 §4.2 / RFC 9068 §2.2.3) and, when given, `scp`
+/// (a string or an array of strings; read only where the verifier accepts it).
 pub(crate) fn scopes(
-    claims: &Registered<'_>,
-    accept_scp: bool,
+    scope: Option<&Value>,
+    scp: Option<&Value>,
 ) -> Result<Vec<String>, VerifyError> {
-    let mut out: Vec<String> = match claims.scope {
+    let mut out: Vec<String> = match scope {
         None => Vec::new(),
         Some(Value::String(s)) => words(s).collect(),
         Some(_) => return Err(VerifyError::InvalidClaim("scope")),
     };
-    if accept_scp {
-        match claims.scp {
-            None => {}
-            Some(Value::String(s)) => out.extend(words(s)),
-            Some(Value::Array(items)) => {
-                for item in items {
-                    out.push(
-                        item.as_str()
-                            .ok_or(VerifyError::InvalidClaim("scp"))?
-                            .to_owned(),
-                    );
-                }
+    match scp {
+        None => {}
+        Some(Value::String(s)) => out.extend(words(s)),
+        Some(Value::Array(items)) => {
+            for item in items {
+                out.push(
+                    item.as_str()
+                        .ok_or(VerifyError::InvalidClaim("scp"))?
+                        .to_owned(),
+                );
             }
-            Some(_) => return Err(VerifyError::InvalidClaim("scp")),
         }
+        Some(_) => return Err(VerifyError::InvalidClaim("scp")),
     }
     out.sort_unstable();
     out.dedup();
@@ -267,7 +356,7 @@ mod tests {
 
     fn check(claims: Value) -> Result<StandardClaims, VerifyError> {
         validate(
-            &Registered::find(claims.as_object().unwrap()),
+            &mut Registered::read(&claims.to_string()).unwrap(),
             &rules(1000.0),
         )
     }
@@ -398,21 +487,57 @@ mod tests {
 
     #[test]
     fn scopes_from_scope_and_scp() {
-        let c = json!({"scope": "read  write", "scp": ["admin", "read"]});
+        let (scope, scp) = (json!("read  write"), json!(["admin", "read"]));
+        assert_eq!(scopes(Some(&scope), None).unwrap(), ["read", "write"]);
         assert_eq!(
-            scopes(&Registered::find(c.as_object().unwrap()), false).unwrap(),
-            ["read", "write"]
-        );
-        assert_eq!(
-            scopes(&Registered::find(c.as_object().unwrap()), true).unwrap(),
+            scopes(Some(&scope), Some(&scp)).unwrap(),
             ["admin", "read", "write"]
         );
-        assert!(
-            scopes(
-                &Registered::find(json!({"scope": ["a"]}).as_object().unwrap()),
-                false
-            )
-            .is_err()
+        assert_eq!(scopes(None, Some(&json!("b a"))).unwrap(), ["a", "b"]);
+        assert_eq!(
+            scopes(Some(&json!(["a"])), None),
+            Err(VerifyError::InvalidClaim("scope"))
         );
+        assert_eq!(
+            scopes(None, Some(&json!(["a", 1]))),
+            Err(VerifyError::InvalidClaim("scp"))
+        );
+    }
+
+    /// One pass keeps the registered claims and checks the rest as the full parser would: the same
+    /// documents are refused (repeats at any depth, however spelled), and nothing else.
+    #[test]
+    fn registered_claims_are_read_as_the_full_parser_reads_them() {
+        let text =
+            r#"{"iss":"i","aud":["a"],"exp":5,"x":{"y":[1,{"z":null}]},"cnf":{"jkt":"t"},"w":1e3}"#;
+        let read = Registered::read(text).unwrap();
+        assert_eq!(read.iss, Some(json!("i")));
+        assert_eq!(read.aud, Some(json!(["a"])));
+        assert_eq!(read.exp, Some(json!(5)));
+        assert_eq!(read.cnf, Some(json!({"jkt": "t"})));
+        assert_eq!((read.sub, read.scope, read.scp), (None, None, None));
+        check_read_agrees(text);
+        // A repeat found early and a syntax error later: refused as the full parser refuses it.
+        check_read_agrees(r#"{"iss":"a","iss":"b","x":}"#);
+        check_read_agrees(r#"{"x":1,"x":2,"y":[}"#);
+        // Not an object: refused by both (the full parser names the repeat inside).
+        check_read_agrees(r#"[{"x":1,"x":2}]"#);
+        for refused in [
+            r#"{"iss":"a","iss":"b"}"#,
+            r#"{"iss":"a","\u0069ss":"b"}"#,
+            r#"{"x":1,"y":2,"x":3}"#,
+            r#"{"x":1,"\u0078":3}"#,
+            r#"{"x":{"a":1,"a":2}}"#,
+            r#"{"x":[{"a":1,"a":2}]}"#,
+            r#"{"cnf":{"jkt":"a","jkt":"b"}}"#,
+            r#"{"x":1e999}"#,
+            r#"{"x":1} {}"#,
+            r#"["iss"]"#,
+            r#"{"x":"\ud800"}"#,
+            "not json",
+        ] {
+            assert!(Registered::read(refused).is_err(), "{refused}");
+            check_read_agrees(refused);
+        }
     }
 }

@@ -1,10 +1,11 @@
 //! [`Verified`]: what a verified token yields — typed claims, standard claims, scopes, key.
 
 use std::any::Any;
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::VerifyError;
 use super::validation::StandardClaims;
@@ -18,7 +19,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> ClaimsType for C {}
 
 /// The claims object as `C`: handed over as it is when `C` is `Value` (no copy), else deserialized
 /// from it (moving its strings).
-pub(crate) fn claims_from_value<C: ClaimsType>(value: Value) -> Result<C, VerifyError> {
+fn claims_from_value<C: ClaimsType>(value: Value) -> Result<C, VerifyError> {
     let mut slot = Some(value);
     if let Some(same) = (&mut slot as &mut dyn Any).downcast_mut::<Option<C>>()
         && let Some(claims) = same.take()
@@ -28,23 +29,86 @@ pub(crate) fn claims_from_value<C: ClaimsType>(value: Value) -> Result<C, Verify
     C::deserialize(slot.unwrap_or_default()).map_err(|_| VerifyError::CustomClaims)
 }
 
-/// The shared claims object as `C`: the same allocation when `C` is `Value`, else a deserialized copy.
-pub(crate) fn claims_from_shared<C: ClaimsType>(value: &Arc<Value>) -> Result<Arc<C>, VerifyError> {
-    let any: Arc<dyn Any + Send + Sync> = value.clone();
-    match any.downcast::<C>() {
-        Ok(same) => Ok(same),
-        Err(_) => C::deserialize(&**value)
-            .map(Arc::new)
-            .map_err(|_| VerifyError::CustomClaims),
+/// The claims of a verified token as `C`, shared by clones of its [`Verified`] (and with the
+/// verified-token cache).
+///
+/// A claims type of your own is deserialized at verification, so that a token whose claims do not
+/// fit it is refused there. A `Value` is built on first read: the checks need only the registered
+/// claims, and many callers read nothing else (`subject()`, `scopes()`…), so verifying does not pay
+/// for building every claim.
+pub(crate) enum Claims<C> {
+    Ready(Arc<C>),
+    Lazy(Arc<LazyValue<C>>),
+}
+
+/// A `Value` not built yet: the payload it is built from, and the build (only ever made for `C` =
+/// `Value`; see [`Claims::from_payload`]).
+pub(crate) struct LazyValue<C> {
+    payload: Arc<str>,
+    build: fn(&str) -> C,
+    built: OnceLock<Arc<C>>,
+}
+
+/// The claims object of `payload`, which the verifier has read already: one JSON object, unique
+/// member names at every depth — so parsing it again cannot fail, and the empty object below is
+/// never made.
+fn build_value(payload: &str) -> Value {
+    crate::json::read(payload, crate::json::UniqueValue)
+        .unwrap_or_else(|_| Value::Object(Map::new()))
+}
+
+impl<C> Clone for Claims<C> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Ready(c) => Self::Ready(c.clone()),
+            Self::Lazy(l) => Self::Lazy(l.clone()),
+        }
+    }
+}
+
+impl<C> Claims<C> {
+    fn shared(&self) -> &Arc<C> {
+        match self {
+            Self::Ready(c) => c,
+            Self::Lazy(l) => l.built.get_or_init(|| Arc::new((l.build)(&l.payload))),
+        }
+    }
+}
+
+impl<C: ClaimsType> Claims<C> {
+    /// The claims of `payload` — a claims set already read by the verifier (one JSON object, unique
+    /// member names at every depth) — as `C`: built on first read for `Value`, deserialized now
+    /// for any other type.
+    pub(crate) fn from_payload(payload: Arc<str>) -> Result<Self, VerifyError> {
+        let build: &dyn Any = &(build_value as fn(&str) -> Value);
+        if let Some(build) = build.downcast_ref::<fn(&str) -> C>() {
+            return Ok(Self::Lazy(Arc::new(LazyValue {
+                payload,
+                build: *build,
+                built: OnceLock::new(),
+            })));
+        }
+        serde_json::from_str::<C>(&payload)
+            .map(|claims| Self::Ready(Arc::new(claims)))
+            .map_err(|_| VerifyError::CustomClaims)
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Claims<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.shared().fmt(f)
     }
 }
 
 /// A verified token: typed custom claims, the standard claims, scopes, and what verified it.
 ///
 /// Cheap to clone: the claims are shared (an `Arc`), between clones and with the verified-token cache.
+/// Claims as a `Value` (the default) are built when first read — verifying reads only the registered
+/// claims it checks — and then shared the same way; a claims type of your own is deserialized at
+/// verification.
 #[derive(Debug)]
 pub struct Verified<C = Value> {
-    pub(super) claims: Arc<C>,
+    pub(super) claims: Claims<C>,
     pub(super) standard: Arc<StandardClaims>,
     pub(super) scopes: Arc<[String]>,
     pub(super) kid: Option<Arc<str>>,
@@ -52,6 +116,7 @@ pub struct Verified<C = Value> {
 }
 
 impl<C> Clone for Verified<C> {
+    // Not derived: that would ask for `C: Clone`.
     fn clone(&self) -> Self {
         Self {
             claims: self.claims.clone(),
@@ -72,7 +137,7 @@ impl Verified<Value> {
         alg: Option<SigningAlgorithm>,
     ) -> Self {
         Self {
-            claims: Arc::new(claims),
+            claims: Claims::Ready(Arc::new(claims)),
             standard: Arc::new(standard),
             scopes: scopes.into(),
             kid: kid.map(Arc::from),
@@ -82,9 +147,12 @@ impl Verified<Value> {
 
     /// The same verification with the claims deserialized into `C`.
     pub fn into_typed<C: ClaimsType>(self) -> Result<Verified<C>, VerifyError> {
-        let claims = match Arc::try_unwrap(self.claims) {
-            Ok(value) => Arc::new(claims_from_value(value)?),
-            Err(shared) => claims_from_shared(&shared)?,
+        let claims = match self.claims {
+            Claims::Lazy(lazy) => Claims::from_payload(lazy.payload.clone())?,
+            Claims::Ready(value) => {
+                let value = Arc::try_unwrap(value).unwrap_or_else(|shared| (*shared).clone());
+                Claims::Ready(Arc::new(claims_from_value(value)?))
+            }
         };
         Ok(Verified {
             claims,
@@ -97,14 +165,15 @@ impl Verified<Value> {
 }
 
 impl<C> Verified<C> {
-    /// The claims, deserialized into your type.
+    /// The claims, deserialized into your type (a `Value` is built on the first read, and shared
+    /// by every clone of this `Verified`).
     pub fn claims(&self) -> &C {
-        &self.claims
+        self.claims.shared()
     }
 
     /// The claims, shared (a reference count, no copy).
     pub fn shared_claims(&self) -> Arc<C> {
-        self.claims.clone()
+        self.claims.shared().clone()
     }
 
     /// The claims, taken out: moved when this is their only holder, else cloned (a verified-token
@@ -113,7 +182,17 @@ impl<C> Verified<C> {
     where
         C: Clone,
     {
-        Arc::unwrap_or_clone(self.claims)
+        let shared = match self.claims {
+            Claims::Ready(claims) => claims,
+            Claims::Lazy(lazy) => match Arc::try_unwrap(lazy) {
+                Ok(lazy) => match lazy.built.into_inner() {
+                    Some(built) => built,
+                    None => return (lazy.build)(&lazy.payload),
+                },
+                Err(shared) => Claims::Lazy(shared).shared().clone(),
+            },
+        };
+        Arc::unwrap_or_clone(shared)
     }
 
     /// `iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `client_id`.

@@ -12,7 +12,7 @@ use super::jwks::{JwksCache, KeysHealth};
 use super::jwt;
 use super::memo::Memo;
 use super::validation::{self, Rules, TypProfile};
-use super::verified::{ClaimsType, claims_from_shared, claims_from_value};
+use super::verified::{Claims, ClaimsType};
 use super::{DpopReason, Verified, VerifyError};
 use crate::clock::WallClock;
 use crate::jose::SigningAlgorithm;
@@ -152,14 +152,25 @@ impl Verifier {
         let decoded = jwt::decode(token, inner.max_token_bytes)?;
         // A header seen before on a token that verified is not read again (it would read the same).
         let remembered = inner.headers.get(decoded.header_segment());
-        let jws = match remembered {
-            Some(spans) => decoded.parse_remembered(spans)?,
-            None => decoded.parse(&inner.allowed, inner.header_rules)?,
+        // Only the registered claims are kept; the rest of the payload is checked, not built. On the
+        // heap: they live across the rare wait for keys, where they would enlarge every
+        // verification's future by their size (~350 bytes; the layer's boxed future would outgrow
+        // the allocator's cache of small blocks).
+        let read: jwt::Reader<Box<validation::Registered>> =
+            |text| validation::Registered::read(text).map(Box::new);
+        let jwt::Jws {
+            header,
+            claims: mut registered,
+            payload,
+            signing_input,
+            signature,
+        } = match remembered {
+            Some(spans) => decoded.parse_remembered(spans, read)?,
+            None => decoded.parse(&inner.allowed, inner.header_rules, read)?,
         };
-        validation::check_typ(jws.header.typ.as_deref(), inner.profile)?;
-        let registered = validation::Registered::find(&jws.claims);
+        validation::check_typ(header.typ.as_deref(), inner.profile)?;
         // Choose the issuer's keys by the unverified `iss`; exact equality is required again below.
-        let (issuer_index, entry) = match registered.iss {
+        let (issuer_index, entry) = match &registered.iss {
             Some(Value::String(iss)) => inner
                 .issuers
                 .iter()
@@ -169,8 +180,8 @@ impl Verifier {
             Some(_) => return Err(VerifyError::InvalidClaim("iss")),
             None => return Err(VerifyError::MissingClaim("iss")),
         };
-        let alg = jws.header.alg;
-        let header_kid = jws.header.kid.as_deref();
+        let alg = header.alg;
+        let header_kid = header.kid.as_deref();
         // The `kid` the token named, shared with its key where there is one.
         let kid: Option<Arc<str>> = match &entry.keys {
             Keys::Jwks(cache) => {
@@ -183,7 +194,7 @@ impl Verifier {
                     Some(decided) => decided?,
                     None => Box::pin(cache.key_for(header_kid, alg)).await?,
                 };
-                if !key.verify(alg, jws.signing_input, jws.signature) {
+                if !key.verify(alg, signing_input, signature) {
                     return Err(VerifyError::BadSignature);
                 }
                 // A token with a `kid` got the key with that very `kid`.
@@ -193,7 +204,7 @@ impl Verifier {
                 if !algs.contains(&alg) {
                     return Err(VerifyError::AlgNotAllowed);
                 }
-                let tag_ok = hmac::verify(key, jws.signing_input, jws.signature).is_ok();
+                let tag_ok = hmac::verify(key, signing_input, signature).is_ok();
                 if !tag_ok {
                     return Err(VerifyError::BadSignature);
                 }
@@ -202,7 +213,7 @@ impl Verifier {
         };
         // The signature verified: this header is the issuer's, worth remembering.
         if remembered.is_none()
-            && let Some(spans) = decoded.spans(&jws.header)
+            && let Some(spans) = decoded.spans(&header)
         {
             inner.headers.insert(decoded.header_segment(), spans);
         }
@@ -214,9 +225,9 @@ impl Verifier {
             profile: inner.profile,
             allow_cnf: bound.is_some(),
         };
-        let standard = validation::validate(&registered, &rules)?;
+        let standard = validation::validate(&mut registered, &rules)?;
         if let Some(jkt) = bound {
-            *jkt = match registered.cnf {
+            *jkt = match &registered.cnf {
                 None => None,
                 Some(Value::Object(cnf)) => match cnf.get("jkt") {
                     Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
@@ -226,32 +237,24 @@ impl Verifier {
             };
         }
         let standard = Arc::new(standard);
-        let scopes: Arc<[String]> = validation::scopes(&registered, inner.accept_scp)?.into();
-        let claims_value = Value::Object(jws.claims);
-        let Some(cache) = cached else {
-            // No cache: the value itself, or deserialized from it moving rather than copying.
-            return Ok(Verified {
-                claims: Arc::new(claims_from_value(claims_value)?),
-                standard,
-                scopes,
-                kid,
-                alg: Some(alg),
-            });
-        };
-        let shared = Arc::new(claims_value);
-        let claims = claims_from_shared::<C>(&shared)?;
-        cache.insert(
-            token,
-            cache::Entry {
-                claims: shared,
-                typed: claims.clone(),
-                standard: standard.clone(),
-                scopes: scopes.clone(),
-                kid: kid.clone(),
-                alg,
-                issuer: issuer_index,
-            },
-        );
+        let scp = registered.scp.as_ref().filter(|_| inner.accept_scp);
+        let scopes: Arc<[String]> = validation::scopes(registered.scope.as_ref(), scp)?.into();
+        let payload: Arc<str> = payload.into();
+        let claims = Claims::<C>::from_payload(payload.clone())?;
+        if let Some(cache) = cached {
+            cache.insert(
+                token,
+                cache::Entry {
+                    payload,
+                    typed: Box::new(claims.clone()),
+                    standard: standard.clone(),
+                    scopes: scopes.clone(),
+                    kid: kid.clone(),
+                    alg,
+                    issuer: issuer_index,
+                },
+            );
+        }
         Ok(Verified {
             claims,
             standard,
@@ -279,10 +282,10 @@ impl Verifier {
             cache.remove(token);
             return None;
         }
-        // The claims as the type they were first verified for, shared; another type is copied.
-        let claims = match hit.typed.clone().downcast::<C>() {
-            Ok(same) => Ok(same),
-            Err(_) => claims_from_shared::<C>(&hit.claims),
+        // The claims as the type they were first verified for, shared; another type is read again.
+        let claims = match hit.typed.downcast_ref::<Claims<C>>() {
+            Some(same) => Ok(same.clone()),
+            None => Claims::from_payload(hit.payload.clone()),
         };
         Some(claims.map(|claims| Verified {
             claims,
