@@ -17,16 +17,20 @@ pub trait ClaimsType: DeserializeOwned + Send + Sync + 'static {}
 
 impl<C: DeserializeOwned + Send + Sync + 'static> ClaimsType for C {}
 
-/// The claims object as `C`: handed over as it is when `C` is `Value` (no copy), else deserialized
-/// from it (moving its strings).
-fn claims_from_value<C: ClaimsType>(value: Value) -> Result<C, VerifyError> {
-    let mut slot = Some(value);
-    if let Some(same) = (&mut slot as &mut dyn Any).downcast_mut::<Option<C>>()
-        && let Some(claims) = same.take()
-    {
-        return Ok(claims);
+/// The claims object as `C`: the same allocation when `C` is `Value` (shared, not copied), else
+/// deserialized from it — moving its strings when nothing else holds it (an introspection cache hit
+/// does).
+fn claims_from_value<C: ClaimsType>(value: Arc<Value>) -> Result<Arc<C>, VerifyError> {
+    let any: Arc<dyn Any + Send + Sync> = value.clone();
+    if let Ok(same) = any.downcast::<C>() {
+        return Ok(same);
     }
-    C::deserialize(slot.unwrap_or_default()).map_err(|_| VerifyError::CustomClaims)
+    match Arc::try_unwrap(value) {
+        Ok(value) => C::deserialize(value),
+        Err(shared) => C::deserialize(&*shared),
+    }
+    .map(Arc::new)
+    .map_err(|_| VerifyError::CustomClaims)
 }
 
 /// The claims of a verified token as `C`, shared by clones of its [`Verified`] (and with the
@@ -149,10 +153,7 @@ impl Verified<Value> {
     pub fn into_typed<C: ClaimsType>(self) -> Result<Verified<C>, VerifyError> {
         let claims = match self.claims {
             Claims::Lazy(lazy) => Claims::from_payload(lazy.payload.clone())?,
-            Claims::Ready(value) => {
-                let value = Arc::try_unwrap(value).unwrap_or_else(|shared| (*shared).clone());
-                Claims::Ready(Arc::new(claims_from_value(value)?))
-            }
+            Claims::Ready(value) => Claims::Ready(claims_from_value(value)?),
         };
         Ok(Verified {
             claims,
@@ -240,5 +241,47 @@ impl<C> Verified<C> {
     /// The header's `alg` (`None` for a token validated by introspection).
     pub fn alg(&self) -> Option<SigningAlgorithm> {
         self.alg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn answer() -> Verified<Value> {
+        let standard = StandardClaims {
+            iss: "i".into(),
+            sub: Some("s".into()),
+            aud: vec![],
+            exp: 1.0,
+            nbf: None,
+            iat: None,
+            jti: None,
+            client_id: None,
+        };
+        Verified::from_parts(json!({"sub": "s", "n": 1}), standard, vec![], None, None)
+    }
+
+    /// An introspection cache hit is a clone of a shared answer: as a `Value` it stays shared, as a
+    /// type of its own it is read in place; held alone, it is moved.
+    #[test]
+    fn into_typed_shares_a_value_and_reads_other_types_from_it() {
+        #[derive(serde::Deserialize, Clone)]
+        struct Sub {
+            sub: String,
+        }
+        let cached = answer();
+        let hit = cached.clone().into_typed::<Value>().unwrap();
+        assert!(Arc::ptr_eq(&hit.shared_claims(), &cached.shared_claims()));
+        assert_eq!(
+            cached.clone().into_typed::<Sub>().unwrap().claims().sub,
+            "s"
+        );
+        assert_eq!(answer().into_typed::<Sub>().unwrap().into_claims().sub, "s");
+        assert_eq!(
+            answer().into_typed::<Vec<String>>().err(),
+            Some(VerifyError::CustomClaims)
+        );
     }
 }
