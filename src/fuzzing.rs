@@ -139,8 +139,8 @@ fn breaks_out_of_its_string(name: &str) -> bool {
 }
 
 /// A JSON document read as every security-relevant document is: strict JSON (and a token's claims
-/// read in one pass, agreeing with it), then authorization-server
-/// and protected-resource metadata, a JWK Set, and an introspection answer's shape.
+/// read in one pass, agreeing with it), then authorization-server and protected-resource metadata,
+/// a JWK Set, and an introspection answer's shape.
 pub fn documents(data: &[u8]) {
     // A token's claims are read in one pass that keeps only the registered claims: it must agree
     // with the full parser on every text.
